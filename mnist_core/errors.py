@@ -1,0 +1,27 @@
+"""Every exception MNIST Studio raises on purpose, in one place."""
+
+from __future__ import annotations
+
+
+class MnistStudioError(Exception):
+    """Base class: a problem with a message meant for the user."""
+
+
+class DataError(MnistStudioError):
+    """The MNIST data could not be loaded or failed verification."""
+
+
+class ConfigError(MnistStudioError, ValueError):
+    """A hyperparameter or argument is out of range."""
+
+
+class ModelLoadError(MnistStudioError):
+    """A saved model is missing, corrupt, foreign or unsafe."""
+
+
+class ModelSaveError(MnistStudioError):
+    """A model could not be written (read-only folder, full disk, ...)."""
+
+
+class InvalidNameError(MnistStudioError, ValueError):
+    """A model name is empty, too long or would escape the models folder."""
