@@ -7,6 +7,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from mnist_core.constants import ARCHITECTURES, MAX_BATCH_SIZE, MAX_EPOCHS, RUNS_SUBDIR
 from mnist_core.errors import ConfigError, MnistStudioError
 
 PROG = "python -m mnist_core"
@@ -36,9 +37,6 @@ def _ranged(kind: type, low: float | None, high: float | None, *, high_open: boo
 
 
 def _parser() -> argparse.ArgumentParser:
-    from mnist_core.model import ARCHITECTURES
-    from mnist_core.training import MAX_BATCH_SIZE, MAX_EPOCHS
-
     parser = argparse.ArgumentParser(
         prog=PROG, description="TensorFlow's MNIST quickstart: train, evaluate, predict."
     )
@@ -98,6 +96,10 @@ def _load(model_arg: str):
 
 
 def _cmd_train(args: argparse.Namespace) -> None:
+    from mnist_core.store import check_name
+
+    if args.name is not None:  # check the name before importing TF or training
+        check_name(args.name)
     from mnist_core.data import load_mnist
     from mnist_core.jobs import metadata_for, run_stem
     from mnist_core.store import ModelStore, save_model_file
@@ -110,9 +112,8 @@ def _cmd_train(args: argparse.Namespace) -> None:
     )
     store = ModelStore()
     ref = None
-    if args.out is None:  # check the name before spending minutes on training
-        ref = f"runs/{args.name}" if args.name else store.new_run_ref(run_stem(config))
-        store.resolve(ref)
+    if args.out is None:
+        ref = f"{RUNS_SUBDIR}/{args.name}" if args.name else store.new_run_ref(run_stem(config))
     data = load_mnist(args.data)
     print(f"Training {config.arch} for {config.epochs} epochs (dropout {config.dropout}, "
           f"batch {config.batch_size}) on {min(len(data.x_train), args.limit or 10**9)} images")

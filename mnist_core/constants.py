@@ -14,8 +14,18 @@ DIGIT_BOX = 20
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 BUNDLED_DATA_PATH = PROJECT_ROOT / "data" / "mnist.npz"
-MODELS_DIR = Path(os.environ.get("MNIST_MODELS_DIR", PROJECT_ROOT / "models"))
+MODELS_DIR = PROJECT_ROOT / "models"
+MODELS_DIR_ENV_VAR = "MNIST_MODELS_DIR"
 RUNS_SUBDIR = "runs"
+
+ARCHITECTURES = ("mlp", "cnn")  # the quickstart network; a small CNN for drawings
+MAX_EPOCHS = 100
+MAX_BATCH_SIZE = 4096
 
 QUICKSTART_MODEL = "quickstart"
 DRAWING_MODEL = "drawing"
+
+
+def models_dir() -> Path:
+    """The models folder: $MNIST_MODELS_DIR if set (read at call time), else models/."""
+    return Path(os.environ.get(MODELS_DIR_ENV_VAR) or MODELS_DIR)

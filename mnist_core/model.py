@@ -8,10 +8,9 @@ from dataclasses import dataclass
 import keras
 import numpy as np
 
-from mnist_core.constants import IMAGE_SHAPE, NUM_CLASSES
+from mnist_core.constants import ARCHITECTURES, IMAGE_SHAPE, NUM_CLASSES
 from mnist_core.errors import ConfigError
 
-ARCHITECTURES = ("mlp", "cnn")
 LN_NUM_CLASSES = math.log(NUM_CLASSES)  # loss of a uniform guess: ln 10 ~ 2.30
 
 

@@ -19,7 +19,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from mnist_core.constants import IMAGE_SHAPE, MODELS_DIR, NUM_CLASSES, RUNS_SUBDIR
+from mnist_core.constants import IMAGE_SHAPE, NUM_CLASSES, RUNS_SUBDIR, models_dir
 from mnist_core.errors import InvalidNameError, ModelLoadError, ModelSaveError
 
 MODEL_SUFFIX = ".keras"
@@ -99,8 +99,8 @@ def _fsync_dir(folder: Path) -> None:
 class ModelStore:
     """The models folder: shipped models at the top, user runs in runs/."""
 
-    def __init__(self, root: Path | str = MODELS_DIR) -> None:
-        self.root = Path(root)
+    def __init__(self, root: Path | str | None = None) -> None:
+        self.root = Path(root) if root is not None else models_dir()
 
     @property
     def runs_dir(self) -> Path:

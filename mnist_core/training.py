@@ -13,13 +13,12 @@ from typing import Any, Literal
 import keras
 import numpy as np
 
+from mnist_core.constants import MAX_BATCH_SIZE, MAX_EPOCHS
 from mnist_core.data import MnistData, load_mnist
 from mnist_core.errors import ConfigError
 from mnist_core.model import build_model, check_model_params
 
 TRAIN_LIMIT_ENV_VAR = "MNIST_TRAIN_LIMIT"
-MAX_EPOCHS = 100
-MAX_BATCH_SIZE = 4096
 # Run this many optimizer steps per call into the TF graph: the same steps and the
 # same learning, several times less Python overhead. Progress is reported between
 # calls, so a stop request is seen within 128 steps (a fraction of a second).
@@ -157,13 +156,13 @@ class _Reporter(keras.callbacks.Callback):
         self.epoch = epoch + 1
 
     def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
-        if self.stop is not None and self.stop.is_set():
-            self.stopped_at_step = batch + 1
-            self.model.stop_training = True
         now = time.perf_counter()
         if self.progress is not None and logs and now - self.last_report >= self.min_interval:
             self.last_report = now
             self.progress(self._event("batch", batch + 1, logs))
+        if self.stop is not None and self.stop.is_set():
+            self.stopped_at_step = batch + 1
+            self.model.stop_training = True  # Keras 3 ends the epoch after this batch
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         if self.progress is not None and logs:

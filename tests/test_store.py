@@ -1,0 +1,167 @@
+"""mnist_core.store: atomic save, listing, safe loading, names that cannot escape."""
+
+from __future__ import annotations
+
+import json
+import os
+import zipfile
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+
+from mnist_core.errors import InvalidNameError, ModelLoadError, ModelSaveError
+from mnist_core.evaluate import predict_logits
+from mnist_core.jobs import metadata_for, save_result
+from mnist_core.store import ModelMetadata, ModelStore, check_name
+from mnist_core.training import TrainConfig, train
+
+
+@pytest.fixture(scope="module")
+def trained(small_mnist):
+    return train(TrainConfig(epochs=1, train_limit=1000, test_limit=200), small_mnist)
+
+
+@pytest.fixture
+def store(models_dir: Path) -> ModelStore:
+    return ModelStore(models_dir)
+
+
+def test_round_trip_predictions(store, trained, small_mnist):
+    ref = save_result(store, trained)
+    assert ref.startswith("runs/mlp-e1-d0.20-")
+    loaded = store.load(ref)
+    np.testing.assert_allclose(
+        predict_logits(loaded, small_mnist.x_test[:50]),
+        predict_logits(trained.model, small_mnist.x_test[:50]),
+        rtol=1e-5, atol=1e-5,
+    )
+    metadata = store.read_metadata(ref)
+    assert metadata.name == ref
+    assert TrainConfig.from_dict(metadata.config) == trained.config
+    assert metadata.test_accuracy == pytest.approx(trained.test_accuracy)
+    assert metadata.history["val_accuracy"] == trained.history["val_accuracy"]
+    assert metadata.params == trained.model.count_params()
+    assert metadata.data_checksum and metadata.created
+
+
+def test_listing_shipped_then_runs(store, trained):
+    first = save_result(store, trained, ref="runs/first")
+    second = save_result(store, trained, ref="runs/second")
+    os.utime(store.resolve(first), (1, 1))  # make "first" the older one
+    refs = [info.ref for info in store.list_models()]
+    assert refs[0] == "quickstart" or refs[:2] == ["drawing", "quickstart"]
+    assert refs[-2:] == [second, first]
+    quickstart = next(info for info in store.list_models() if info.ref == "quickstart")
+    assert quickstart.shipped and quickstart.metadata.test_accuracy >= 0.975
+    assert quickstart.label.startswith("quickstart · 97.")
+
+
+def test_new_run_refs_are_unique(store, trained):
+    first = save_result(store, trained)
+    assert store.new_run_ref("mlp-e1-d0.20") != first
+
+
+def test_no_temp_files_left_and_temp_files_not_listed(store, trained):
+    save_result(store, trained, ref="runs/clean")
+    assert not [p for p in store.runs_dir.iterdir() if p.name.startswith(".tmp-")]
+    (store.runs_dir / ".tmp-123-half.keras").write_bytes(b"PK\x03\x04 half written")
+    assert "runs/.tmp-123-half" not in [info.ref for info in store.list_models()]
+
+
+def test_quickstart_loads_with_plain_keras():
+    """The shipped file needs nothing of ours: plain load_model, logits (N, 10)."""
+    model = keras.models.load_model(ModelStore().resolve("quickstart"))
+    logits = model(np.zeros((4, 28, 28), np.float32), training=False)
+    assert tuple(logits.shape) == (4, 10)
+    assert model.count_params() == 101_770
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["../evil", "/etc/passwd", "runs/../../x", "a/b", "..", ".hidden", "", "x" * 81,
+     "with space", "semi;colon", "runs/..", "C:\\windows"],
+)
+def test_names_that_would_escape_are_refused(store, name):
+    with pytest.raises(InvalidNameError, match="invalid model"):
+        store.resolve(name)
+
+
+def test_check_name_accepts_ordinary_names():
+    assert check_name("my-run_2.v1") == "my-run_2.v1"
+
+
+def write_lambda_model(path: Path) -> None:
+    """A .keras file that carries Python code (a Lambda layer)."""
+    inputs = keras.Input((28, 28))
+    outputs = keras.layers.Lambda(lambda x: keras.ops.sum(x, axis=-1)[:, :10])(inputs)
+    keras.Model(inputs, outputs).save(path)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", "not a Keras model file"),
+        (b"this is not a zip", "not a Keras model file"),
+        ("truncated", "can't load this model"),
+        ("foreign", "not an MNIST model"),
+        ("lambda", "safe mode refuses"),
+    ],
+)
+def test_bad_model_files(store, content, message):
+    path = store.runs_dir / "bad.keras"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if content == "truncated":
+        good = store.resolve("quickstart").read_bytes()
+        path.write_bytes(good[: len(good) // 2])
+        if not zipfile.is_zipfile(path):
+            message = "not a Keras model file"
+    elif content == "foreign":
+        keras.Sequential([keras.Input((5,)), keras.layers.Dense(3)]).save(path)
+    elif content == "lambda":
+        write_lambda_model(path)
+    else:
+        path.write_bytes(content)
+    with pytest.raises(ModelLoadError, match=message):
+        store.load("runs/bad")
+    # Listed, with the rest of the store untouched.
+    assert "runs/bad" in [info.ref for info in store.list_models()]
+    assert store.load("quickstart").count_params() == 101_770
+
+
+def test_missing_model(store):
+    with pytest.raises(ModelLoadError, match="runs/nothing: no such model"):
+        store.load("runs/nothing")
+
+
+@pytest.mark.parametrize("content", ["{not json", "[1, 2]"])
+def test_corrupt_metadata_is_reported_not_raised(store, trained, content):
+    ref = save_result(store, trained, ref="runs/meta")
+    store.resolve(ref).with_suffix(".json").write_text(content)
+    info = next(info for info in store.list_models() if info.ref == ref)
+    assert info.metadata is None and "unreadable metadata" in info.problem
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root ignores directory permissions")
+def test_read_only_folder_gives_save_error(store, trained):
+    store.runs_dir.mkdir(parents=True, exist_ok=True)
+    store.runs_dir.chmod(0o555)
+    try:
+        with pytest.raises(ModelSaveError, match="could not save"):
+            save_result(store, trained, ref="runs/nope")
+    finally:
+        store.runs_dir.chmod(0o755)
+
+
+def test_unwritable_folder_gives_save_error(store, trained, tmp_path):
+    """A folder that cannot be created (a file is in the way) fails cleanly."""
+    blocker = tmp_path / "blocked"
+    blocker.write_text("a file, not a folder")
+    with pytest.raises(ModelSaveError, match="could not save the model to"):
+        ModelStore(blocker).save(trained.model, metadata_for(trained), "runs/x")
+
+
+def test_metadata_from_dict_ignores_unknown_keys():
+    metadata = ModelMetadata.from_dict({"name": "x", "config": {}, "from_the_future": 1})
+    assert metadata.name == "x" and json.dumps(metadata.__dict__)
