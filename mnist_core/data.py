@@ -117,7 +117,7 @@ def load_mnist(path: str | os.PathLike | None = None) -> MnistData:
             except DataError as e:
                 failures.append(str(e))
                 continue
-            except Exception as e:  # noqa: BLE001 - any download failure is reported below
+            except Exception as e:
                 failures.append(f"Keras download: {type(e).__name__}: {e}")
                 continue
             data = MnistData(

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import keras
 import numpy as np
 
 from mnist_core.constants import IMAGE_SHAPE, NUM_CLASSES
 from mnist_core.errors import ConfigError
 from mnist_core.model import softmax
+from mnist_core.tf_setup import keras
 
 PREDICT_BATCH_SIZE = 2000
 

@@ -240,7 +240,7 @@ class JobManager:
         except (MnistStudioError, ValueError) as e:
             self._finish(job, JobStatus.FAILED, error=str(e))
             return
-        except Exception as e:  # noqa: BLE001 - a worker must never die silently
+        except Exception as e:
             log.exception("training job %s failed", job_id)
             self._finish(job, JobStatus.FAILED, error=f"{type(e).__name__}: {e}")
             return

@@ -5,11 +5,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import keras
 import numpy as np
 
 from mnist_core.constants import ARCHITECTURES, IMAGE_SHAPE, NUM_CLASSES
 from mnist_core.errors import ConfigError
+from mnist_core.tf_setup import keras
 
 LN_NUM_CLASSES = math.log(NUM_CLASSES)  # loss of a uniform guess: ln 10 ~ 2.30
 

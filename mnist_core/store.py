@@ -191,7 +191,8 @@ def save_model_file(model, metadata: ModelMetadata, path: Path | str) -> None:
     model_tmp = meta_tmp = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        model_tmp = path.with_name(f"{TEMP_PREFIX}{os.getpid()}-{threading.get_ident()}-{path.name}")
+        unique = f"{os.getpid()}-{threading.get_ident()}"
+        model_tmp = path.with_name(f"{TEMP_PREFIX}{unique}-{path.name}")
         model.save(model_tmp)
         with tempfile.NamedTemporaryFile(
             "w", dir=path.parent, prefix=TEMP_PREFIX, suffix=METADATA_SUFFIX,
@@ -214,7 +215,7 @@ def save_model_file(model, metadata: ModelMetadata, path: Path | str) -> None:
 
 def load_model_file(path: Path | str, label: str | None = None):  # -> keras.Model
     """Load any .keras file with safe_mode=True; every failure becomes ModelLoadError."""
-    import keras  # deferred: importing Keras takes seconds
+    from mnist_core.tf_setup import keras  # deferred: importing Keras takes seconds
 
     label = label or str(path)
     path = Path(path)
@@ -222,7 +223,7 @@ def load_model_file(path: Path | str, label: str | None = None):  # -> keras.Mod
         raise ModelLoadError(f"{label}: not a Keras model file (corrupt, empty or foreign)")
     try:
         model = keras.models.load_model(path, safe_mode=True, compile=False)
-    except Exception as e:  # noqa: BLE001 - Keras raises many types for bad files
+    except Exception as e:
         reason = str(e).splitlines()[0] if str(e) else type(e).__name__
         if "safe_mode" in str(e) or "lambda" in str(e).lower():
             reason = "it contains code (a Lambda layer) and safe mode refuses to run it"

@@ -10,13 +10,13 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Literal
 
-import keras
 import numpy as np
 
 from mnist_core.constants import MAX_BATCH_SIZE, MAX_EPOCHS
 from mnist_core.data import MnistData, load_mnist
 from mnist_core.errors import ConfigError
 from mnist_core.model import build_model, check_model_params
+from mnist_core.tf_setup import keras
 
 TRAIN_LIMIT_ENV_VAR = "MNIST_TRAIN_LIMIT"
 # Run this many optimizer steps per call into the TF graph: the same steps and the

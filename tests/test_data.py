@@ -80,7 +80,7 @@ def test_explicit_bad_path_names_source_and_fix(tmp_path):
 
 def test_env_var_is_used(monkeypatch, bad_files):
     monkeypatch.setenv("MNIST_DATA", str(bad_files["foreign"]))
-    with pytest.raises(DataError, match="foreign.npz: not an MNIST file"):
+    with pytest.raises(DataError, match=r"foreign\.npz: not an MNIST file"):
         load_mnist()
 
 
