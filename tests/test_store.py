@@ -165,3 +165,61 @@ def test_unwritable_folder_gives_save_error(store, trained, tmp_path):
 def test_metadata_from_dict_ignores_unknown_keys():
     metadata = ModelMetadata.from_dict({"name": "x", "config": {}, "from_the_future": 1})
     assert metadata.name == "x" and json.dumps(metadata.__dict__)
+
+
+def test_full_disk_leaves_no_partial_files(store, trained, monkeypatch):
+    """ENOSPC while renaming: a clear error, no temp files, nothing half-listed."""
+    import errno
+
+    def disk_full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    before = [info.ref for info in store.list_models()]
+    monkeypatch.setattr("mnist_core.store.os.replace", disk_full)
+    with pytest.raises(ModelSaveError, match="No space left on device"):
+        save_result(store, trained, ref="runs/full")
+    monkeypatch.undo()
+    assert [info.ref for info in store.list_models()] == before
+    assert not list(store.runs_dir.glob(".tmp-*"))
+
+
+SAVE_FOREVER = """
+import sys
+from mnist_core.jobs import save_result
+from mnist_core.store import ModelStore
+from mnist_core.training import TrainConfig, train
+from mnist_core.data import load_mnist
+result = train(TrainConfig(epochs=1, train_limit=200, test_limit=50), load_mnist())
+store = ModelStore(sys.argv[1])
+for i in range(10_000):
+    save_result(store, result, ref=f"runs/run-{i}")
+    print(i, flush=True)
+"""
+
+
+def test_sigkill_while_saving_loses_nothing_finished(models_dir):
+    """Kill -9 a process in the middle of saving runs: every listed run loads."""
+    import signal
+    import subprocess
+    import sys
+
+    from tests.conftest import PROJECT_ROOT
+
+    process = subprocess.Popen(
+        [sys.executable, "-c", SAVE_FOREVER, str(models_dir)], cwd=PROJECT_ROOT,
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )
+    try:
+        for line in process.stdout:
+            if int(line) >= 3:  # a few saved; the next one is being written right now
+                break
+        process.send_signal(signal.SIGKILL)
+    finally:
+        process.kill()
+        process.wait(timeout=30)
+    store = ModelStore(models_dir)
+    runs = [info for info in store.list_models() if not info.shipped]
+    assert len(runs) >= 4
+    for info in runs:
+        assert info.metadata is not None and info.metadata.name == info.ref
+        assert store.load(info.ref).count_params() == 101_770
