@@ -1,0 +1,144 @@
+"""Accuracy and per-stroke latency of saved models on synthetic drawn digits.
+
+    .venv/bin/python bench/drawn_accuracy.py models/drawing.keras [more.keras ...]
+
+For each model: accuracy on N canvas-style drawings (mnist_core.strokes, fixed seed)
+(a) with the whole 280x280 canvas plainly resized to 28x28 and (b) prepared by
+canvas_to_mnist, per-digit accuracy for (b), and the server-side time of one stroke
+(decode the canvas PNG + canvas_to_mnist + predict) with a direct `model(x)` call and
+with `model.predict`. TensorFlow threads follow MNIST_TF_THREADS, as in the app.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import io
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from mnist_core.constants import IMAGE_SHAPE, NUM_CLASSES
+from mnist_core.preprocess import canvas_to_mnist
+from mnist_core.strokes import render_drawn_digits
+
+DEFAULT_N = 3000
+DEFAULT_SEED = 20240601  # the measuring set: never used for training or tuning by seed
+TIMED_STROKES = 200
+
+
+def to_data_url(rgba: np.ndarray) -> str:
+    """Encode (280, 280, 4) uint8 as the PNG data URL the canvas component sends."""
+    buffer = io.BytesIO()
+    Image.fromarray(rgba, "RGBA").save(buffer, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+def decode(url: str) -> np.ndarray:
+    """Decode a PNG data URL exactly as streamlit-drawable-canvas does: (H, W, 4) uint8."""
+    _, encoded = url.split(";base64,", 1)
+    return np.asarray(Image.open(io.BytesIO(base64.b64decode(encoded))))
+
+
+def plain_resize(rgba: np.ndarray) -> np.ndarray:
+    """The naive way: the whole canvas shrunk to 28x28, (28, 28) float32 in [0, 1]."""
+    gray = Image.fromarray(rgba, "RGBA").convert("L")
+    return np.asarray(gray.resize(IMAGE_SHAPE, Image.Resampling.BILINEAR), np.float32) / 255
+
+
+def prepare(canvases: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """canvas_to_mnist of each canvas: ((N, 28, 28) float32, (N,) bool "got a digit")."""
+    out = np.zeros((len(canvases), *IMAGE_SHAPE), np.float32)
+    found = np.zeros(len(canvases), bool)
+    for i, rgba in enumerate(canvases):
+        digit = canvas_to_mnist(rgba)
+        if digit is not None:
+            out[i], found[i] = digit, True
+    return out, found
+
+
+def per_digit(pred: np.ndarray, labels: np.ndarray) -> str:
+    """Accuracy of each digit as "0:0.99 1:0.95 ..."."""
+    parts = []
+    for digit in range(NUM_CLASSES):
+        mask = labels == digit
+        parts.append(f"{digit}:{(pred[mask] == digit).mean():.3f}")
+    return " ".join(parts)
+
+
+def stroke_times(model, urls: list[str], direct: bool) -> np.ndarray:
+    """Seconds per stroke for decode + canvas_to_mnist + one prediction."""
+    times = []
+    for url in urls:
+        start = time.perf_counter()
+        digit = canvas_to_mnist(decode(url))
+        if digit is not None:
+            x = digit[None]  # (1, 28, 28)
+            if direct:
+                np.asarray(model(x, training=False))
+            else:
+                model.predict(x, verbose=0)
+        times.append(time.perf_counter() - start)
+    return np.array(times)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Measure every model given on the command line."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("models", nargs="+", type=Path, help=".keras files")
+    parser.add_argument("--n", type=int, default=DEFAULT_N, help="drawn digits (default 3000)")
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    parser.add_argument("--timed", type=int, default=TIMED_STROKES, help="strokes to time")
+    args = parser.parse_args(argv)
+
+    from mnist_core.tf_setup import keras  # the app's TensorFlow thread settings
+
+    start = time.perf_counter()
+    canvases, labels = render_drawn_digits(args.n, args.seed)
+    seconds = time.perf_counter() - start
+    print(f"rendered {args.n} drawn digits (seed {args.seed}) in {seconds:.1f} s")
+    resized = np.stack([plain_resize(c) for c in canvases])
+    start = time.perf_counter()
+    prepared, found = prepare(canvases)
+    prep_ms = (time.perf_counter() - start) / max(1, args.n) * 1000
+    print(f"canvas_to_mnist: {prep_ms:.2f} ms per canvas, no digit found for {(~found).sum()}")
+    urls = [to_data_url(c) for c in canvases[: args.timed]]
+    threads = os.environ.get("MNIST_TF_THREADS", "default of mnist_core.tf_setup")
+    print(f"TensorFlow threads: {threads}\n")
+
+    for path in args.models:
+        model = keras.models.load_model(path, compile=False)
+        pred_resize = model.predict(resized, batch_size=500, verbose=0).argmax(axis=1)
+        pred_prep = model.predict(prepared, batch_size=500, verbose=0).argmax(axis=1)
+        pred_prep[~found] = -1  # no digit: counted wrong
+        print(f"== {path}  ({model.count_params():,} parameters)")
+        print(f"  plain resize     : {(pred_resize == labels).mean():.4f}")
+        print(f"  canvas_to_mnist  : {(pred_prep == labels).mean():.4f}")
+        print(f"  per digit        : {per_digit(pred_prep, labels)}")
+        wrong = pred_prep != labels
+        pairs = sorted(
+            {(int(t), int(p)) for t, p in zip(labels[wrong], pred_prep[wrong], strict=True)},
+            key=lambda tp: -int(((labels == tp[0]) & (pred_prep == tp[1])).sum()),
+        )[:5]
+        confusions = ", ".join(
+            f"{t}->{p} x{int(((labels == t) & (pred_prep == p)).sum())}" for t, p in pairs
+        )
+        print(f"  top confusions   : {confusions}")
+        for name, direct in (("model(x)", True), ("model.predict", False)):
+            stroke_times(model, urls[:5], direct)  # warm-up: tracing, first allocations
+            ms = stroke_times(model, urls, direct) * 1000
+            print(
+                f"  per stroke, {name:<13}: median {np.median(ms):.1f} ms, "
+                f"p95 {np.percentile(ms, 95):.1f} ms  (decode + canvas_to_mnist + predict)"
+            )
+        print()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,314 @@
+"""The real app in headless Chromium: train from the UI, draw digits stroke by stroke.
+
+Starts `streamlit run streamlit_app.py` on a free port with a throwaway models folder
+and a small training set, then drives it with Playwright. Screenshots go to
+/tmp/shots/ (override with MNIST_SHOTS_DIR). Needs Debian's chromium: skipped when it
+is missing, unless CI is set.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+expect = playwright_api.expect
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parent.parent
+SHOTS = Path(os.environ.get("MNIST_SHOTS_DIR", "/tmp/shots"))
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run",
+]
+VIEWPORT = {"width": 1280, "height": 800}  # a typical projector
+START_TIMEOUT = 60  # s for the server to answer its health check
+UI_TIMEOUT = 30_000  # ms for ordinary page updates (the first one waits for TensorFlow)
+TRAIN_TIMEOUT = 120_000  # ms for a short training run to finish
+expect.set_options(timeout=UI_TIMEOUT)
+
+
+@dataclass(frozen=True)
+class Server:
+    """A running app: where to reach it and where it saves models."""
+
+    url: str
+    models: Path
+    log: Path
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def chromium() -> str:
+    """Debian's chromium (Playwright's own browser download does not work here)."""
+    path = shutil.which("chromium")
+    if path is None:
+        if os.environ.get("CI"):
+            pytest.fail("chromium is not installed (apt-get install chromium)")
+        pytest.skip("chromium is not installed")
+    return path
+
+
+@pytest.fixture(scope="module")
+def server(chromium: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """`streamlit run streamlit_app.py` on a free port; always terminated afterwards."""
+    base = tmp_path_factory.mktemp("browser")
+    models = base / "models"
+    models.mkdir()
+    for shipped in (ROOT / "models").glob("*.keras"):
+        shutil.copy(shipped, models)
+        if shipped.with_suffix(".json").exists():
+            shutil.copy(shipped.with_suffix(".json"), models)
+    port = free_port()
+    env = {
+        **os.environ,
+        "MNIST_TRAIN_LIMIT": "3000",
+        "MNIST_MODELS_DIR": str(models),
+        "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false",
+    }
+    log = base / "server.log"
+    command = [
+        sys.executable, "-m", "streamlit", "run", str(ROOT / "streamlit_app.py"),
+        "--server.headless", "true", "--server.port", str(port),
+        "--server.fileWatcherType", "none",
+    ]
+    with log.open("wb") as out:
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out,
+                                   stderr=subprocess.STDOUT)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + START_TIMEOUT
+        while True:
+            if process.poll() is not None:
+                pytest.fail(f"streamlit exited early:\n{log.read_text()[-3000:]}")
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"streamlit did not start:\n{log.read_text()[-3000:]}")
+            time.sleep(0.3)
+        yield Server(url, models, log)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@pytest.fixture(scope="module")
+def browser(chromium: str) -> Iterator[object]:
+    """One headless Chromium for the module."""
+    with playwright_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, server: Server):
+    """A fresh browser session on the app, loaded."""
+    context = browser.new_context(viewport=VIEWPORT)
+    page = context.new_page()
+    page.set_default_timeout(UI_TIMEOUT)
+    page.goto(server.url)
+    expect(page.get_by_role("heading", name="MNIST Studio")).to_be_visible()
+    yield page
+    context.close()
+
+
+def shot(page, name: str) -> None:
+    """Save a screenshot for a human to look at."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"))
+
+
+def button(page, key: str):
+    """The (visible) button with this key."""
+    return page.locator(f".st-key-{key}").get_by_role("button")
+
+
+def open_tab(page, name: str) -> None:
+    """Click a tab by its name."""
+    page.get_by_role("tab", name=re.compile(name)).click()
+
+
+def set_slider(page, key: str, presses: list[str]) -> None:
+    """Move a slider with the keyboard (Home, ArrowRight, ...)."""
+    thumb = page.locator(f".st-key-{key} input[type='range']")
+    thumb.focus()
+    for key_name in presses:
+        thumb.press(key_name)
+
+
+def canvas_box(page) -> dict:
+    """The drawing surface's bounding box, once the canvas component is up."""
+    surface = page.locator(".st-key-canvas canvas.upper-canvas")
+    expect(surface).to_have_count(1)  # after Clear, the old canvas lingers until the rerun ends
+    expect(surface).to_be_visible()
+    return surface.bounding_box()
+
+
+def stroke(page, points: list[tuple[float, float]]) -> None:
+    """Draw one stroke through points given as fractions of the canvas size."""
+    box = canvas_box(page)
+    xs = [box["x"] + fx * box["width"] for fx, _ in points]
+    ys = [box["y"] + fy * box["height"] for _, fy in points]
+    page.mouse.move(xs[0], ys[0])
+    page.mouse.down()
+    for x, y in zip(xs[1:], ys[1:], strict=True):
+        page.mouse.move(x, y, steps=4)
+    page.mouse.up()
+
+
+Point = tuple[float, float]
+
+
+def ellipse(cx: float, cy: float, rx: float, ry: float, count: int = 24) -> list[Point]:
+    """Points around an ellipse (fractions of the canvas), closed."""
+    angles = [2 * math.pi * i / count for i in range(count + 1)]
+    return [(cx + rx * math.cos(a), cy + ry * math.sin(a)) for a in angles]
+
+
+def prediction(page):
+    """The element showing the predicted digit (or the hint)."""
+    return page.locator(".st-key-prediction")
+
+
+def expect_digit(page, digit: int) -> None:
+    """The prediction element's text starts with this digit."""
+    expect(prediction(page)).to_have_text(re.compile(rf"^\s*{digit}\s"), use_inner_text=True)
+
+
+def expect_model_view(page) -> None:
+    """The enlarged 28x28 image the model saw is shown (and loaded)."""
+    expect(page.locator("[data-testid='stImage'] img")).to_be_visible()
+    page.wait_for_function(
+        "() => [...document.querySelectorAll(\"[data-testid='stImage'] img\")]"
+        ".every(img => img.complete && img.naturalWidth > 0)"
+    )
+
+
+def expect_blank(page) -> None:
+    """The hint is shown, and no digit at all."""
+    expect(prediction(page)).to_contain_text("Draw a digit")
+    assert not re.search(r"\d", prediction(page).inner_text())
+
+
+def test_draw_digits_stroke_by_stroke_and_clear(page) -> None:
+    open_tab(page, "Draw")
+    canvas_box(page)
+    expect_blank(page)
+    shot(page, "draw-blank")
+
+    stroke(page, [(0.5, 0.15), (0.5, 0.85)])  # a "1"
+    expect_digit(page, 1)
+    expect_model_view(page)
+    shot(page, "draw-1")
+
+    button(page, "clear").click()
+    expect_blank(page)
+
+    stroke(page, [(0.25, 0.2), (0.75, 0.2)])  # a "7", stroke by stroke: the bar...
+    expect(prediction(page)).to_have_text(re.compile(r"^\s*\d\s"), use_inner_text=True)
+    stroke(page, [(0.75, 0.2), (0.62, 0.5), (0.45, 0.85)])  # ...then the leg
+    expect_digit(page, 7)
+    expect_model_view(page)
+    shot(page, "draw-7")
+
+    button(page, "clear").click()
+    expect_blank(page)
+    stroke(page, ellipse(0.5, 0.5, 0.22, 0.33))  # a "0"
+    expect_digit(page, 0)
+    expect_model_view(page)
+    shot(page, "draw-0")
+
+    button(page, "clear").click()
+    expect_blank(page)
+
+
+def test_train_one_run_while_using_the_page(page, server: Server) -> None:
+    open_tab(page, "Train")
+    set_slider(page, "epochs", ["Home", "ArrowRight", "ArrowRight", "ArrowRight"])  # 4 epochs
+    expect(page.locator(".st-key-epochs [data-testid='stSliderThumbValue']")).to_have_text("4")
+    button(page, "train").click()
+
+    progress = page.locator("[data-testid='stProgress']")
+    expect(progress).to_be_visible()
+    expect(button(page, "train")).to_be_disabled()
+    charts = page.get_by_role("tabpanel", name=re.compile("Train")).locator(
+        "[data-testid='stVegaLiteChart']"
+    )
+    expect(charts.first).to_be_visible()
+    shot(page, "train-during")
+
+    # Use the page while it trains: other tab, draw, a slider (a full rerun).
+    open_tab(page, "Draw")
+    stroke(page, [(0.5, 0.15), (0.5, 0.85)])
+    expect_digit(page, 1)
+    expect_model_view(page)
+    shot(page, "train-during-draw")
+    open_tab(page, "Train")
+    set_slider(page, "dropout", ["ArrowRight"])
+    expect(page.locator(".st-key-dropout [data-testid='stSliderThumbValue']")).to_have_text("0.25")
+    expect(progress.or_(page.locator(".st-key-test_accuracy"))).to_be_visible()
+
+    accuracy = page.locator(".st-key-test_accuracy")
+    expect(accuracy).to_contain_text(re.compile(r"\d+\.\d%"), timeout=TRAIN_TIMEOUT)
+    expect(page.get_by_text(re.compile(r"Finished: 4 epochs in"))).to_be_visible()
+    expect(charts).to_have_count(2)
+    saved = list((server.models / "runs").glob("mlp-e4-*.keras"))
+    assert len(saved) == 1  # one run, never restarted by the clicks
+    name = saved[0].name.removesuffix(".keras")
+    expect(page.get_by_text(f"Saved as {name}")).to_be_visible()
+    expect(page.locator("[data-testid='stSidebar']")).to_contain_text("Trainer: idle")
+    button(page, "use_model").click()
+    expect(page.locator("[data-testid='stSidebar'] [data-testid='stSelectbox']")).to_contain_text(
+        name
+    )
+    expect(button(page, "train")).to_be_enabled()
+    shot(page, "train-done")
+
+
+def test_refresh_reattaches_and_stop_keeps_the_model(page, server: Server) -> None:
+    open_tab(page, "Train")
+    set_slider(page, "epochs", ["End"])  # 20 epochs: it will be stopped
+    button(page, "train").click()
+    expect(page.locator("[data-testid='stProgress']")).to_be_visible()
+
+    page.reload()  # same ?session=...: the page finds the run still going
+    open_tab(page, "Train")
+    progress = page.locator("[data-testid='stProgress']")
+    expect(progress).to_contain_text(re.compile(r"Epoch [2-9] of 20"), timeout=TRAIN_TIMEOUT)
+    shot(page, "stop-before")
+    started = time.monotonic()
+    button(page, "stop").click()
+    expect(page.locator(".st-key-test_accuracy")).to_contain_text("%")
+    seconds = time.monotonic() - started
+    expect(page.get_by_text(re.compile(r"Stopped at epoch \d+ of 20"))).to_be_visible()
+    assert seconds < 4, f"stopping took {seconds:.1f} s"
+    assert list((server.models / "runs").glob("mlp-e20-*.keras"))  # the stopped run is saved
+    shot(page, "stop-after")

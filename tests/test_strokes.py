@@ -1,0 +1,133 @@
+"""The synthetic drawn digits look like canvas drawings and are reproducible."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mnist_core.constants import NUM_CLASSES
+from mnist_core.errors import ConfigError
+from mnist_core.strokes import (
+    CANVAS_SIZE,
+    DIGIT_SHAPES,
+    MAX_HEIGHT_FRACTION,
+    MIN_HEIGHT_FRACTION,
+    STROKE_WIDTH,
+    render_drawn_digits,
+    render_paths,
+)
+
+N = 60
+
+
+@pytest.fixture(scope="module")
+def drawn() -> tuple[np.ndarray, np.ndarray]:
+    """60 drawn digits: ((60, 280, 280, 4) uint8, (60,) labels)."""
+    return render_drawn_digits(N, seed=3)
+
+
+def ink_box(rgba: np.ndarray) -> tuple[int, int, int, int]:
+    """(top, bottom, left, right) inclusive bounds of the visible ink."""
+    ink = rgba[..., 0] > 127
+    rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
+    return int(rows[0]), int(rows[-1]), int(cols[0]), int(cols[-1])
+
+
+def test_shapes_and_dtypes(drawn: tuple[np.ndarray, np.ndarray]) -> None:
+    images, labels = drawn
+    assert images.shape == (N, CANVAS_SIZE, CANVAS_SIZE, 4)
+    assert images.dtype == np.uint8
+    assert labels.shape == (N,)
+    assert set(labels.tolist()) <= set(range(NUM_CLASSES))
+
+
+@pytest.mark.parametrize("n", [10, 25, 33])
+def test_labels_are_balanced(n: int) -> None:
+    _, labels = render_drawn_digits(n, seed=n)
+    counts = np.bincount(labels, minlength=NUM_CLASSES)
+    assert counts.max() - counts.min() <= 1
+    assert counts.sum() == n
+
+
+def test_labels_are_shuffled(drawn: tuple[np.ndarray, np.ndarray]) -> None:
+    _, labels = drawn
+    assert not np.array_equal(labels, np.arange(N) % NUM_CLASSES)
+
+
+def test_same_seed_same_digits() -> None:
+    a_images, a_labels = render_drawn_digits(12, seed=7)
+    b_images, b_labels = render_drawn_digits(12, seed=7)
+    np.testing.assert_array_equal(a_labels, b_labels)
+    np.testing.assert_array_equal(a_images, b_images)
+
+
+def test_other_seed_other_digits() -> None:
+    a_images, _ = render_drawn_digits(12, seed=7)
+    b_images, _ = render_drawn_digits(12, seed=8)
+    assert not np.array_equal(a_images, b_images)
+
+
+def test_canvas_look_white_ink_on_opaque_black(drawn: tuple[np.ndarray, np.ndarray]) -> None:
+    images, _ = drawn
+    assert (images[..., 3] == 255).all()
+    np.testing.assert_array_equal(images[..., 0], images[..., 1])
+    np.testing.assert_array_equal(images[..., 0], images[..., 2])
+    assert images[..., 0].max() == 255
+    assert ((images[..., 0] > 0) & (images[..., 0] < 255)).any()  # anti-aliased edges
+
+
+def test_every_digit_is_visible_and_inside(drawn: tuple[np.ndarray, np.ndarray]) -> None:
+    images, _ = drawn
+    for rgba in images:
+        ink = rgba[..., 0]
+        assert (ink > 127).sum() > 20 * STROKE_WIDTH  # a real drawing, not a dot
+        # nothing touches the border: the whole digit is on the canvas
+        assert ink[0].max() == ink[-1].max() == ink[:, 0].max() == ink[:, -1].max() == 0
+
+
+def test_height_is_within_the_drawing_range(drawn: tuple[np.ndarray, np.ndarray]) -> None:
+    images, _ = drawn
+    heights = []
+    for rgba in images:
+        top, bottom, _, _ = ink_box(rgba)
+        heights.append((bottom - top + 1) / CANVAS_SIZE)
+    heights = np.array(heights)
+    assert heights.min() >= MIN_HEIGHT_FRACTION - 0.03
+    assert heights.max() <= MAX_HEIGHT_FRACTION + 0.03
+    assert heights.std() > 0.04  # sizes vary
+
+
+def test_positions_vary(drawn: tuple[np.ndarray, np.ndarray]) -> None:
+    images, _ = drawn
+    lefts = [ink_box(rgba)[2] for rgba in images]
+    tops = [ink_box(rgba)[0] for rgba in images]
+    assert np.std(lefts) > 10 and np.std(tops) > 5
+
+
+def test_stroke_is_the_pen_width() -> None:
+    rgba = render_paths([np.array([[40.0, 140.0], [240.0, 140.0]])])
+    column = rgba[:, 140, 0]
+    assert abs(int((column > 127).sum()) - STROKE_WIDTH) <= 1
+    row = rgba[140, :, 0]  # round caps: the line reaches half a pen width past its ends
+    assert abs(int((row > 127).sum()) - (200 + STROKE_WIDTH)) <= 1
+
+
+@pytest.mark.parametrize("digit", range(NUM_CLASSES))
+def test_each_digit_has_several_looks(digit: int) -> None:
+    rng = np.random.default_rng(digit)
+    looks = {
+        (len(strokes), sum(len(s) for s in strokes))
+        for strokes in (DIGIT_SHAPES[digit](rng) for _ in range(40))
+    }
+    assert len(looks) >= 2  # e.g. a 7 with and without a crossbar
+
+
+def test_negative_count_is_rejected() -> None:
+    with pytest.raises(ConfigError):
+        render_drawn_digits(-1, seed=0)
+
+
+def test_zero_digits() -> None:
+    images, labels = render_drawn_digits(0, seed=0)
+    assert images.shape == (0, CANVAS_SIZE, CANVAS_SIZE, 4)
+    assert labels.shape == (0,)
