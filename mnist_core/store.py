@@ -199,6 +199,7 @@ def save_model_file(model, metadata: ModelMetadata, path: Path | str) -> None:
             delete=False, encoding="utf-8",
         ) as handle:
             meta_tmp = Path(handle.name)
+            os.chmod(meta_tmp, 0o644)  # mkstemp makes it owner-only; it is not a secret
             json.dump(asdict(metadata), handle, indent=2)
             handle.flush()
             os.fsync(handle.fileno())

@@ -223,3 +223,9 @@ def test_sigkill_while_saving_loses_nothing_finished(models_dir):
     for info in runs:
         assert info.metadata is not None and info.metadata.name == info.ref
         assert store.load(info.ref).count_params() == 101_770
+
+
+def test_saved_files_are_readable_by_others(store, trained):
+    ref = save_result(store, trained, ref="runs/shared")
+    for path in (store.resolve(ref), store.resolve(ref).with_suffix(".json")):
+        assert path.stat().st_mode & 0o044 == 0o044
