@@ -2,7 +2,8 @@
 
 Run with `streamlit run streamlit_app.py`. This file only wires Streamlit widgets to
 `mnist_core`; every TensorFlow call lives there. TensorFlow is imported in a background
-thread at the first page load, so the page (and the drawing canvas) shows up at once.
+thread started once the first page (and its drawing canvas) has been sent, so the page
+shows up at once and a spinner appears only where TensorFlow is needed.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import sys
 import threading
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import altair as alt
@@ -22,7 +24,7 @@ import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
 from mnist_core.constants import DRAWING_MODEL, IMAGE_SIZE, QUICKSTART_MODEL
-from mnist_core.data import MnistData, load_mnist
+from mnist_core.data import MnistData, candidate_sources, load_mnist
 from mnist_core.errors import MnistStudioError
 from mnist_core.preprocess import canvas_to_mnist
 from mnist_core.store import ModelInfo, ModelStore
@@ -76,18 +78,30 @@ def keep_keras_state_between_runs() -> None:
 
 @dataclass
 class Warmup:
-    """TensorFlow being imported in a background thread."""
+    """TensorFlow being imported in a background thread, started once."""
 
     done: threading.Event = field(default_factory=threading.Event)
     error: str | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _started: bool = False
+
+    def start(self) -> None:
+        """Start importing (only the first call does anything)."""
+        with self._lock:
+            if self._started:
+                return
+            self._started = True
+        threading.Thread(target=_warm_up, args=(self,), name="tf-warmup", daemon=True).start()
 
 
 def _warm_up(warmup: Warmup) -> None:
-    """Import the TensorFlow-backed modules and load MNIST (runs in a thread)."""
+    """Import the TensorFlow-backed modules and read MNIST if it is local (runs in a thread)."""
     try:
         for module in TENSORFLOW_MODULES:
             importlib.import_module(module)
-        load_mnist()  # cached per process by mnist_core
+        source = candidate_sources()[0]
+        if source != "keras":  # a local file: never download anything on page load
+            load_mnist(source)  # kept per process by mnist_core for the training workers
     except MnistStudioError:
         pass  # a data problem is reported where the data is needed
     except Exception as e:  # reported in the page instead of a traceback
@@ -98,10 +112,8 @@ def _warm_up(warmup: Warmup) -> None:
 
 @st.cache_resource(show_spinner=False)
 def tensorflow_warmup() -> Warmup:
-    """Start importing TensorFlow in the background, once per server process."""
-    warmup = Warmup()
-    threading.Thread(target=_warm_up, args=(warmup,), name="tf-warmup", daemon=True).start()
-    return warmup
+    """The server's TensorFlow loader (started by the first page that needs it)."""
+    return Warmup()
 
 
 def tensorflow_ready() -> bool:
@@ -113,6 +125,7 @@ def tensorflow_ready() -> bool:
 def wait_for_tensorflow() -> bool:
     """Wait (with a spinner) until TensorFlow is loaded; False, with a message, if it failed."""
     warmup = tensorflow_warmup()
+    warmup.start()
     if not warmup.done.is_set():
         with st.spinner("Loading TensorFlow (only the first time, about 10 seconds)..."):
             warmup.done.wait()
@@ -197,16 +210,8 @@ def model_choices(owner: str) -> tuple[list[str], dict[str, str], dict[str, Mode
     infos = {info.ref: info for info in model_store().list_models()}
     jobs = session_jobs(owner)
     mine = {job.ref for job in jobs if job.ref}
-    labels: dict[str, str] = {}
-    for ref, info in infos.items():
-        name = ref.removeprefix("runs/")
-        accuracy = info.metadata.test_accuracy if info.metadata else None
-        label = f"{name} · {accuracy:.1%}" if accuracy is not None else name
-        if info.metadata and info.metadata.stopped:
-            label += f" (stopped after {plural(info.metadata.epochs_completed or 0, 'epoch')})"
-        if info.problem:
-            label += " (no metadata)"
-        labels[ref] = f"★ {label}" if ref in mine else label
+    labels = {ref: f"★ {model_label(info)}" if ref in mine else model_label(info)
+              for ref, info in infos.items()}
     shipped = [ref for ref, info in infos.items() if info.shipped]
     runs = [ref for ref, info in infos.items() if not info.shipped]
     unsaved = []
@@ -214,8 +219,28 @@ def model_choices(owner: str) -> tuple[list[str], dict[str, str], dict[str, Mode
         if job.model is not None and job.ref is None:
             key = f"{MEMORY_PREFIX}{job.job_id}"
             unsaved.append(key)
-            labels[key] = f"★ {job.job_id} (not saved) · {percent(job.test_accuracy)}"
+            labels[key] = (f"★ {job.config.arch.upper()} {plural(job.config.epochs, 'epoch')} "
+                           f"(not saved) · {percent(job.test_accuracy)}")
     return shipped + unsaved + runs, labels, infos
+
+
+def model_label(info: ModelInfo) -> str:
+    """Picker label: 'quickstart · 97.7%'; a run: 'MLP 4 epochs, dropout 0.2 · 91.1% · 15:22'."""
+    metadata = info.metadata
+    if metadata is None:
+        return f"{info.ref.removeprefix('runs/')} (no metadata)"
+    if info.shipped:
+        return info.label
+    config = metadata.config
+    epochs = metadata.epochs_completed if metadata.stopped else config.get("epochs")
+    label = f"{str(config.get('arch', '?')).upper()} {plural(epochs or 0, 'epoch')}"
+    label += f", dropout {config.get('dropout', 0):g}" + (" (stopped)" if metadata.stopped else "")
+    label += f" · {percent(metadata.test_accuracy)}"
+    try:
+        created = datetime.fromisoformat(metadata.created).astimezone()  # local time
+    except (TypeError, ValueError):
+        return label
+    return f"{label} · {created:%H:%M}"
 
 
 def default_model(options: list[str]) -> str | None:
@@ -504,8 +529,8 @@ def result_ui(job: JobSnapshot) -> None:
     else:
         st.warning(
             f"Could not save this model: {job.save_error}\n\n"
-            f"You can still draw with it in this session: it is **★ {job.job_id} (not saved)** "
-            "in the sidebar."
+            "You can still draw with it in this session: it is the **(not saved)** one in the "
+            "sidebar model list."
         )
         use = f"{MEMORY_PREFIX}{job.job_id}"
     if st.button("Draw with this model", key="use_model", icon=":material/draw:",
@@ -663,8 +688,12 @@ def draw_area(choice: str | None, owner: str) -> None:
         drawing = canvas_ui()
     image = canvas_to_mnist(drawing) if drawing is not None else None
     with row.container(width="stretch"):
+        # The same layout whether or not there is a drawing, so that each stroke updates
+        # the answer in place instead of swapping one layout for another.
+        answer, view = st.columns([1, 1], vertical_alignment="top")
         if image is None:
-            prediction_ui(None)  # the hint first: no need to wait for TensorFlow
+            with answer:
+                prediction_ui(None)  # the hint first: no need to wait for TensorFlow
             load_chosen_model(choice, owner)  # ready before the first stroke; shows problems
             return
         model = load_chosen_model(choice, owner)
@@ -673,7 +702,6 @@ def draw_area(choice: str | None, owner: str) -> None:
         from mnist_core.evaluate import predict_proba
 
         probabilities = predict_proba(model, image)[0]  # (10,)
-        answer, view = st.columns([1, 1], vertical_alignment="top")
         with answer:
             prediction_ui(probabilities)
         with view:
@@ -703,7 +731,6 @@ def main() -> None:
     """Lay out the page: shared sidebar, then the Learn · Train · Draw · Evaluate tabs."""
     st.set_page_config(page_title="MNIST Studio", page_icon="✏️", layout="wide")
     keep_keras_state_between_runs()
-    tensorflow_warmup()  # returns at once; TensorFlow loads while the page renders
     owner = session_owner()
     choice, status_slot = sidebar_ui(owner)
     learn, train, draw, evaluate = st.tabs(TABS)
@@ -715,6 +742,7 @@ def main() -> None:
         train_tab(owner)
     with draw:
         draw_tab(choice, owner)
+    tensorflow_warmup().start()  # normally the Draw tab has started it, after its canvas
     with status_slot.container():  # last, so it is up to date once TensorFlow has loaded
         server_status_ui()
 

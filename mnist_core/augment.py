@@ -15,8 +15,9 @@ from mnist_core.preprocess import normalize_digit, stroke_width
 if TYPE_CHECKING:
     import tensorflow as tf
 
-UPSAMPLE = 2  # warp and re-thicken at 56x56, so normalize_digit anti-aliases back down
-WORK_SIZE = IMAGE_SIZE * UPSAMPLE
+UPSAMPLE = 2  # warp and re-pen at 2x, so normalize_digit anti-aliases back down
+FIELD = 36  # the warped digit lands on a 36x36 field (28x28 px units): nothing is cut off
+WORK_SIZE = FIELD * UPSAMPLE  # 72
 COARSE_GRID = 4  # elastic distortion: random offsets on a 4x4 grid, smoothly interpolated
 CHUNK = 128  # images warped at once: small enough to stay in the CPU cache
 DEFAULT_COPIES = 4  # augmented copies of the training set drawn once, besides the originals
@@ -30,7 +31,7 @@ class AugmentParams:
     shear: float = 0.35  # slant: x += shear * y, uniform in [-0.35, 0.35]
     aspect: float = 0.25  # width scaled by exp(uniform(-0.25, 0.25))
     elastic: float = 1.2  # std of the coarse grid offsets
-    # Probabilities of growing the strokes by 0, 1 or 2 px at 56x56 (3x3 max filter)...
+    # Probabilities of growing the strokes by 0, 1 or 2 px at 2x (3x3 max filter)...
     dilation: tuple[float, ...] = (0.6, 0.3, 0.1)
     # ...then redrawing them as a pen would: ink where the image is above a level drawn
     # from this range (high = thinner), with a soft edge so they are anti-aliased.
@@ -64,7 +65,7 @@ def augment_images(
     out = np.empty_like(x)  # (N, 28, 28) float32
     for start in range(0, len(x), CHUNK):
         batch = x[start : start + CHUNK]
-        big = _warp(batch, rng, params)  # (B, 56, 56)
+        big = _warp(batch, rng, params)  # (B, 72, 72)
         big = _dilate(big, rng, params.dilation)
         big = _pen(big, rng, params.pen_level)
         if labels is not None:
@@ -78,7 +79,7 @@ def augment_images(
 
 
 def _warp(x: np.ndarray, rng: np.random.Generator, params: AugmentParams) -> np.ndarray:
-    """Random rotation, slant, aspect and elastic warp of (B, 28, 28) to (B, 56, 56)."""
+    """Random rotation, slant, aspect and elastic warp of (B, 28, 28) to (B, 72, 72)."""
     n = len(x)
     angle = np.radians(rng.uniform(-params.rotation, params.rotation, n))
     shear = rng.uniform(-params.shear, params.shear, n)
@@ -91,22 +92,22 @@ def _warp(x: np.ndarray, rng: np.random.Generator, params: AugmentParams) -> np.
     a[:, 1, 0] = sin * aspect
     a[:, 1, 1] = sin * shear + cos
     inv = np.linalg.inv(a)  # (B, 2, 2) acting on (x, y)
-    centre = (IMAGE_SIZE - 1) / 2
-    grid = (np.arange(WORK_SIZE) + 0.5) / UPSAMPLE - 0.5 - centre  # (56,) in 28-px units
-    gx, gy = np.meshgrid(grid, grid)  # (56, 56) each
+    centre = (IMAGE_SIZE - 1) / 2  # of the source, in pixel-centre coordinates
+    grid = (np.arange(WORK_SIZE) + 0.5) / UPSAMPLE - FIELD / 2  # (72,) offsets, 28-px units
+    gx, gy = np.meshgrid(grid, grid)  # (72, 72) each
     src_x = inv[:, 0, 0, None, None] * gx + inv[:, 0, 1, None, None] * gy + centre
     src_y = inv[:, 1, 0, None, None] * gx + inv[:, 1, 1, None, None] * gy + centre
-    src_x += _smooth_field(n, rng, params.elastic)  # (B, 56, 56)
+    src_x += _smooth_field(n, rng, params.elastic)  # (B, 72, 72)
     src_y += _smooth_field(n, rng, params.elastic)
     return _bilinear(x, src_x, src_y)
 
 
 def _smooth_field(n: int, rng: np.random.Generator, scale: float) -> np.ndarray:
-    """(n, 56, 56) smooth random offsets: a 4x4 grid of N(0, scale) upsampled bilinearly."""
+    """(n, 72, 72) smooth random offsets: a 4x4 grid of N(0, scale) upsampled bilinearly."""
     coarse = rng.normal(0.0, scale, (n, COARSE_GRID, COARSE_GRID))
     pos = np.linspace(0, COARSE_GRID - 1, WORK_SIZE)
-    weights = np.maximum(0.0, 1.0 - np.abs(pos[:, None] - np.arange(COARSE_GRID)))  # (56, 4)
-    return weights @ coarse @ weights.T  # (n, 56, 56)
+    weights = np.maximum(0.0, 1.0 - np.abs(pos[:, None] - np.arange(COARSE_GRID)))  # (72, 4)
+    return weights @ coarse @ weights.T  # (n, 72, 72)
 
 
 def _bilinear(x: np.ndarray, src_x: np.ndarray, src_y: np.ndarray) -> np.ndarray:

@@ -1,4 +1,14 @@
-"""Synthetic hand-drawn digits, rendered like the drawing canvas, for measuring models."""
+"""Synthetic hand-drawn digits, rendered like the drawing canvas, for measuring models.
+
+Each digit has pen paths written as control points in a unit box, with the ways people
+really write it (1 with or without a flag and base, open and closed 4, 7 with or without
+a crossbar, 9 with a straight, curved or separate tail, one-stroke and two-loop 8, ...).
+Every sample jitters the control points, bends the paths with a shaky hand, and varies
+slant, aspect, rotation, size (50-85% of the canvas height) and position; some are drawn
+hastily as coarse straight segments. They are rendered as the canvas shows them: white,
+20 px wide, round caps and joins, anti-aliased, on opaque black 280x280 RGBA.
+Not training data: the drawing model never sees them, so they can measure it.
+"""
 
 from __future__ import annotations
 

@@ -100,7 +100,9 @@ def test_train_shows_metrics_saves_and_offers_the_run(app_env: Path) -> None:
     saved = sorted(p.name for p in (app_env / "runs").glob("*.keras"))
     assert len(saved) == 1 and saved[0].startswith("mlp-e1-d0.30-")
     name = saved[0].removesuffix(".keras")
-    assert any(label.startswith(f"★ {name} · ") for label in at.selectbox(key="model").options)
+    labels = at.selectbox(key="model").options
+    assert any(re.fullmatch(r"★ MLP 1 epoch, dropout 0\.3 · \d+\.\d% · \d\d:\d\d", label)
+               for label in labels), labels
     assert name in all_text(at)  # "Saved as ..." names it
     assert keyed(at, "stop") is None and at.button(key="train").disabled is False
 
@@ -163,3 +165,31 @@ def test_corrupt_model_shows_a_clear_message(app_env: Path) -> None:
     assert "Can't use model **broken**" in errors and "not a Keras model file" in errors
     assert "Traceback" not in errors
     assert "Draw a digit" in block_text(at.get_by_key("prediction"))
+
+
+def _show_prediction(root: str, probabilities: list[float]) -> None:
+    """Script for AppTest.from_function: just the app's prediction element."""
+    import sys
+
+    import numpy as np
+
+    if root not in sys.path:
+        sys.path.insert(0, root)
+    from streamlit_app import prediction_ui
+
+    prediction_ui(np.array(probabilities, dtype=np.float32))
+
+
+@pytest.mark.parametrize(
+    ("probabilities", "expected"),
+    [
+        ([0.0, 0.0, 0.0, 0.0, 0.45, 0.0, 0.0, 0.0, 0.0, 0.40], r"4\s.*Not sure — maybe 4 or 9"),
+        ([0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.97, 0.03, 0.0], r"7\s.*97% sure"),
+    ],
+)
+def test_prediction_shows_digit_first_and_doubt(probabilities: list[float], expected: str) -> None:
+    at = AppTest.from_function(_show_prediction, args=(str(APP.parent), probabilities)).run()
+    assert not at.exception, at.exception
+    text = re.sub(r"<[^>]+>", " ", block_text(at.get_by_key("prediction")))  # as displayed
+    assert re.search(r"\d", text).group() == expected[0]  # the first digit is the answer
+    assert re.search(expected, text, re.DOTALL), text

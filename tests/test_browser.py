@@ -166,8 +166,10 @@ def set_slider(page, key: str, presses: list[str]) -> None:
 
 def canvas_box(page) -> dict:
     """The drawing surface's bounding box, once the canvas component is up."""
+    # After Clear the old canvas lingers, marked stale, until the rerun ends.
+    expect(page.locator(".st-key-canvas [data-stale='true']")).to_have_count(0)
     surface = page.locator(".st-key-canvas canvas.upper-canvas")
-    expect(surface).to_have_count(1)  # after Clear, the old canvas lingers until the rerun ends
+    expect(surface).to_have_count(1)
     expect(surface).to_be_visible()
     return surface.bounding_box()
 
@@ -252,8 +254,8 @@ def test_draw_digits_stroke_by_stroke_and_clear(page) -> None:
 
 def test_train_one_run_while_using_the_page(page, server: Server) -> None:
     open_tab(page, "Train")
-    set_slider(page, "epochs", ["Home", "ArrowRight", "ArrowRight", "ArrowRight"])  # 4 epochs
-    expect(page.locator(".st-key-epochs [data-testid='stSliderThumbValue']")).to_have_text("4")
+    set_slider(page, "epochs", ["Home", *["ArrowRight"] * 5])  # 6 epochs: time to click around
+    expect(page.locator(".st-key-epochs [data-testid='stSliderThumbValue']")).to_have_text("6")
     button(page, "train").click()
 
     progress = page.locator("[data-testid='stProgress']")
@@ -272,23 +274,23 @@ def test_train_one_run_while_using_the_page(page, server: Server) -> None:
     expect_model_view(page)
     shot(page, "train-during-draw")
     open_tab(page, "Train")
-    set_slider(page, "dropout", ["ArrowRight"])
+    expect(progress).to_be_visible()  # still training...
+    set_slider(page, "dropout", ["ArrowRight"])  # ...when a slider reruns the whole app
     expect(page.locator(".st-key-dropout [data-testid='stSliderThumbValue']")).to_have_text("0.25")
     expect(progress.or_(page.locator(".st-key-test_accuracy"))).to_be_visible()
 
     accuracy = page.locator(".st-key-test_accuracy")
     expect(accuracy).to_contain_text(re.compile(r"\d+\.\d%"), timeout=TRAIN_TIMEOUT)
-    expect(page.get_by_text(re.compile(r"Finished: 4 epochs in"))).to_be_visible()
+    expect(page.get_by_text(re.compile(r"Finished: 6 epochs in"))).to_be_visible()
     expect(charts).to_have_count(2)
-    saved = list((server.models / "runs").glob("mlp-e4-*.keras"))
+    saved = list((server.models / "runs").glob("mlp-e6-*.keras"))
     assert len(saved) == 1  # one run, never restarted by the clicks
     name = saved[0].name.removesuffix(".keras")
     expect(page.get_by_text(f"Saved as {name}")).to_be_visible()
     expect(page.locator("[data-testid='stSidebar']")).to_contain_text("Trainer: idle")
     button(page, "use_model").click()
-    expect(page.locator("[data-testid='stSidebar'] [data-testid='stSelectbox']")).to_contain_text(
-        name
-    )
+    picker = page.locator("[data-testid='stSidebar']").get_by_role("combobox")
+    expect(picker).to_have_value(re.compile(r"★ MLP 6 epochs, dropout 0\.2 · \d+\.\d% · \d\d:\d\d"))
     expect(button(page, "train")).to_be_enabled()
     shot(page, "train-done")
 
