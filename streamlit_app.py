@@ -219,13 +219,13 @@ def model_choices(owner: str) -> tuple[list[str], dict[str, str], dict[str, Mode
         if job.model is not None and job.ref is None:
             key = f"{MEMORY_PREFIX}{job.job_id}"
             unsaved.append(key)
-            labels[key] = (f"★ {job.config.arch.upper()} {plural(job.config.epochs, 'epoch')} "
-                           f"(not saved) · {percent(job.test_accuracy)}")
+            labels[key] = (f"★ {percent(job.test_accuracy)} · {job.config.arch.upper()} "
+                           f"{plural(job.config.epochs, 'epoch')} (not saved)")
     return shipped + unsaved + runs, labels, infos
 
 
 def model_label(info: ModelInfo) -> str:
-    """Picker label: 'quickstart · 97.7%'; a run: 'MLP 4 epochs, dropout 0.2 · 91.1% · 15:22'."""
+    """Picker label: 'quickstart · 97.7%'; a run: '91.1% · MLP 4 epochs, dropout 0.2 · 15:22'."""
     metadata = info.metadata
     if metadata is None:
         return f"{info.ref.removeprefix('runs/')} (no metadata)"
@@ -233,9 +233,9 @@ def model_label(info: ModelInfo) -> str:
         return info.label
     config = metadata.config
     epochs = metadata.epochs_completed if metadata.stopped else config.get("epochs")
-    label = f"{str(config.get('arch', '?')).upper()} {plural(epochs or 0, 'epoch')}"
-    label += f", dropout {config.get('dropout', 0):g}" + (" (stopped)" if metadata.stopped else "")
-    label += f" · {percent(metadata.test_accuracy)}"
+    label = f"{percent(metadata.test_accuracy)} · {str(config.get('arch', '?')).upper()} "
+    label += f"{plural(epochs or 0, 'epoch')}, dropout {config.get('dropout', 0):g}"
+    label += " (stopped)" if metadata.stopped else ""
     try:
         created = datetime.fromisoformat(metadata.created).astimezone()  # local time
     except (TypeError, ValueError):

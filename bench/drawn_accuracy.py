@@ -5,8 +5,9 @@
 For each model: accuracy on N canvas-style drawings (mnist_core.strokes, fixed seed)
 (a) with the whole 280x280 canvas plainly resized to 28x28 and (b) prepared by
 canvas_to_mnist, per-digit accuracy for (b), and the server-side time of one stroke
-(decode the canvas PNG + canvas_to_mnist + predict) with a direct `model(x)` call and
-with `model.predict`. TensorFlow threads follow MNIST_TF_THREADS, as in the app.
+(decode the canvas PNG + canvas_to_mnist + predict) with a direct `model(x)` call, with
+`model.predict`, with `model.predict_on_batch` and with a `tf.function` of `model(x)`.
+TensorFlow threads follow MNIST_TF_THREADS, as in the app.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import io
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -72,18 +74,29 @@ def per_digit(pred: np.ndarray, labels: np.ndarray) -> str:
     return " ".join(parts)
 
 
-def stroke_times(model, urls: list[str], direct: bool) -> np.ndarray:
+def predictors(model, tf) -> dict[str, Callable[[np.ndarray], np.ndarray]]:
+    """Ways the app could call the model on one (1, 28, 28) digit, by name."""
+
+    @tf.function(input_signature=[tf.TensorSpec((None, *IMAGE_SHAPE), tf.float32)])
+    def compiled(x):
+        return model(x, training=False)
+
+    return {
+        "model(x)": lambda x: np.asarray(model(x, training=False)),
+        "model.predict": lambda x: model.predict(x, verbose=0),
+        "predict_on_batch": model.predict_on_batch,
+        "tf.function": lambda x: compiled(x).numpy(),
+    }
+
+
+def stroke_times(predict: Callable[[np.ndarray], np.ndarray], urls: list[str]) -> np.ndarray:
     """Seconds per stroke for decode + canvas_to_mnist + one prediction."""
     times = []
     for url in urls:
         start = time.perf_counter()
         digit = canvas_to_mnist(decode(url))
         if digit is not None:
-            x = digit[None]  # (1, 28, 28)
-            if direct:
-                np.asarray(model(x, training=False))
-            else:
-                model.predict(x, verbose=0)
+            predict(digit[None])  # (1, 28, 28) -> (1, 10)
         times.append(time.perf_counter() - start)
     return np.array(times)
 
@@ -97,7 +110,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--timed", type=int, default=TIMED_STROKES, help="strokes to time")
     args = parser.parse_args(argv)
 
-    from mnist_core.tf_setup import keras  # the app's TensorFlow thread settings
+    from mnist_core.tf_setup import keras, tf  # the app's TensorFlow thread settings
 
     start = time.perf_counter()
     canvases, labels = render_drawn_digits(args.n, args.seed)
@@ -130,12 +143,12 @@ def main(argv: list[str] | None = None) -> None:
             f"{t}->{p} x{int(((labels == t) & (pred_prep == p)).sum())}" for t, p in pairs
         )
         print(f"  top confusions   : {confusions}")
-        for name, direct in (("model(x)", True), ("model.predict", False)):
-            stroke_times(model, urls[:5], direct)  # warm-up: tracing, first allocations
-            ms = stroke_times(model, urls, direct) * 1000
+        for name, predict in predictors(model, tf).items():
+            stroke_times(predict, urls[:5])  # warm-up: tracing, first allocations
+            ms = stroke_times(predict, urls) * 1000
             print(
-                f"  per stroke, {name:<13}: median {np.median(ms):.1f} ms, "
-                f"p95 {np.percentile(ms, 95):.1f} ms  (decode + canvas_to_mnist + predict)"
+                f"  per stroke, {name:<16}: median {np.median(ms):6.1f} ms, "
+                f"p95 {np.percentile(ms, 95):6.1f} ms  (decode + canvas_to_mnist + predict)"
             )
         print()
 

@@ -101,7 +101,7 @@ def test_train_shows_metrics_saves_and_offers_the_run(app_env: Path) -> None:
     assert len(saved) == 1 and saved[0].startswith("mlp-e1-d0.30-")
     name = saved[0].removesuffix(".keras")
     labels = at.selectbox(key="model").options
-    assert any(re.fullmatch(r"★ MLP 1 epoch, dropout 0\.3 · \d+\.\d% · \d\d:\d\d", label)
+    assert any(re.fullmatch(r"★ \d+\.\d% · MLP 1 epoch, dropout 0\.3 · \d\d:\d\d", label)
                for label in labels), labels
     assert name in all_text(at)  # "Saved as ..." names it
     assert keyed(at, "stop") is None and at.button(key="train").disabled is False
