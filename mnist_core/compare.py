@@ -1,10 +1,20 @@
-"""Compare saved runs by the settings and histories stored in their metadata."""
+"""Compare saved runs by the settings and histories stored in their metadata, and look
+into where one model goes wrong (its confusion matrix and its mistakes)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
 
-from mnist_core.store import ModelStore
+import numpy as np
+
+from mnist_core.constants import NUM_CLASSES
+from mnist_core.errors import MnistStudioError
+from mnist_core.store import ModelMetadata, ModelStore
+
+if TYPE_CHECKING:  # imports TensorFlow: only for type checkers
+    from mnist_core.evaluate import Evaluation
 
 HISTORY_SERIES = {
     "loss": ("loss", "training"),
@@ -29,6 +39,13 @@ class RunSummary:
     test_loss: float | None
     stopped: bool
     created: str
+
+    @property
+    def gap(self) -> float | None:
+        """Training minus test accuracy: a growing gap is the sign of overfitting."""
+        if self.train_accuracy is None or self.test_accuracy is None:
+            return None
+        return self.train_accuracy - self.test_accuracy
 
 
 def summarize(store: ModelStore, refs: list[str]) -> list[RunSummary]:
@@ -65,3 +82,62 @@ def history_rows(store: ModelStore, refs: list[str]) -> list[dict[str, object]]:
                 rows.append({"run": ref, "epoch": epoch, "metric": metric, "split": split,
                              "value": float(value)})
     return rows
+
+
+def run_label(ref: str, metadata: ModelMetadata | None) -> str:
+    """A short name for charts: 'quickstart', or 'MLP 5 epochs, dropout 0.2 · 15:22' for a run."""
+    if metadata is None or "/" not in ref:
+        return ref
+    config = metadata.config
+    epochs = metadata.epochs_completed or config.get("epochs", "?")
+    label = f"{str(config.get('arch', '?')).upper()} {epochs} epoch{'' if epochs == 1 else 's'}"
+    label += f", dropout {config.get('dropout', 0):g}"
+    try:
+        created = datetime.fromisoformat(metadata.created).astimezone()  # local time
+    except (TypeError, ValueError):
+        return label
+    return f"{label} · {created:%H:%M}"
+
+
+def run_labels(store: ModelStore, refs: list[str]) -> dict[str, str]:
+    """Short, unique labels for several runs (a repeated label gets ' (2)', ' (3)', ...)."""
+    labels: dict[str, str] = {}
+    for ref in refs:
+        try:
+            metadata = store.read_metadata(ref)
+        except MnistStudioError:  # a vanished or broken file: fall back to the ref itself
+            metadata = None
+        label, count = run_label(ref, metadata), 1
+        while (label if count == 1 else f"{label} ({count})") in labels.values():
+            count += 1
+        labels[ref] = label if count == 1 else f"{label} ({count})"
+    return labels
+
+
+def confusion_cells(confusion: np.ndarray) -> list[dict[str, object]]:
+    """The confusion matrix in long form for a heatmap: {true, predicted, count, correct}."""
+    return [
+        {"true": true, "predicted": predicted, "count": int(confusion[true, predicted]),
+         "correct": true == predicted}
+        for true in range(NUM_CLASSES)
+        for predicted in range(NUM_CLASSES)
+    ]
+
+
+def top_confusions(confusion: np.ndarray, limit: int = 5) -> list[tuple[int, int, int]]:
+    """The most frequent mistakes as (true digit, predicted digit, count), most first."""
+    off_diagonal = np.array(confusion, dtype=np.int64)
+    np.fill_diagonal(off_diagonal, 0)
+    order = np.argsort(-off_diagonal, axis=None, kind="stable")[:limit]
+    pairs = [(int(i // NUM_CLASSES), int(i % NUM_CLASSES)) for i in order]
+    return [(true, predicted, int(off_diagonal[true, predicted]))
+            for true, predicted in pairs if off_diagonal[true, predicted] > 0]
+
+
+def worst_mistakes(evaluation: Evaluation, labels: np.ndarray, true_digit: int | None = None,
+                   predicted_digit: int | None = None) -> np.ndarray:
+    """Indices of the misclassified images (optionally one true/predicted digit), the most
+    confidently wrong first."""
+    picked = evaluation.mistakes(true_digit, predicted_digit, labels)
+    order = np.argsort(-evaluation.confidence[picked], kind="stable")
+    return picked[order]

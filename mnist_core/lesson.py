@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import math
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from mnist_core.constants import NUM_CLASSES
+from mnist_core.constants import NUM_CLASSES, NUM_PIXELS
 from mnist_core.data import MnistData
+
+if TYPE_CHECKING:  # imports TensorFlow: only for type checkers
+    from mnist_core.model import LayerRow
 
 
 @dataclass(frozen=True)
@@ -69,3 +75,96 @@ def explain(logits: np.ndarray, label: int) -> Explanation:
     shifted = logits - logits.max()
     loss = float(np.log(np.exp(shifted).sum()) - shifted[label])
     return Explanation(logits, probabilities, int(label), int(probabilities.argmax()), loss)
+
+
+def untrained_model(seed: int = 0):  # -> keras.Model (Keras is imported lazily)
+    """The quickstart network before any training; a fixed seed gives the same numbers."""
+    from mnist_core.model import build_model  # deferred: imports TensorFlow
+    from mnist_core.training import _build_lock
+
+    with _build_lock:  # seeding is process-global: never while a training run seeds its model
+        return build_model(seed=seed)
+
+
+@dataclass(frozen=True)
+class LayerLesson:
+    """One row of the Learn view's layer table: the real figures and where they come from."""
+
+    name: str
+    kind: str
+    output_shape: str
+    params: int
+    formula: str  # how the parameter count comes about, e.g. "784 × 128 weights + 128 biases"
+
+
+def _width(output_shape: str) -> int | None:
+    """The last dimension of a shape printed as '(None, 784)'; None if there is none."""
+    numbers = re.findall(r"\d+", output_shape)
+    return int(numbers[-1]) if numbers else None
+
+
+def layer_lessons(rows: Sequence[LayerRow]) -> list[LayerLesson]:
+    """The layer summary with the arithmetic behind each parameter count."""
+    lessons = []
+    width: int | None = NUM_PIXELS  # the flattened image feeds the first layer
+    for row in rows:
+        units = _width(row.output_shape)
+        if row.params == 0:
+            formula = "no weights"
+        elif units is not None and width is not None and row.params == width * units + units:
+            formula = f"{width:,} × {units:,} weights + {units:,} biases"
+        else:
+            formula = ""
+        lessons.append(LayerLesson(row.name, row.kind, row.output_shape, row.params, formula))
+        width = units
+    return lessons
+
+
+def steps_per_epoch(num_images: int, batch_size: int) -> int:
+    """Weight updates in one epoch: one per batch, the last batch possibly smaller."""
+    return math.ceil(num_images / batch_size)
+
+
+def rival(explanation: Explanation) -> int:
+    """The digit other than the true one that the model finds most likely."""
+    others = explanation.probabilities.copy()
+    others[explanation.label] = -1.0
+    return int(others.argmax())
+
+
+@dataclass(frozen=True)
+class Odds:
+    """How much more likely the model finds one digit than another, from two logits."""
+
+    digit: int
+    other: int
+    log_odds: float  # logit(digit) - logit(other) = ln(p(digit) / p(other))
+    ratio: float  # e ** log_odds = p(digit) / p(other)
+
+
+def odds(explanation: Explanation, digit: int, other: int) -> Odds:
+    """Logit difference of two digits, and the probability ratio it stands for."""
+    log_odds = float(explanation.logits[digit] - explanation.logits[other])
+    return Odds(digit, other, log_odds, math.exp(min(log_odds, 700.0)))
+
+
+@dataclass(frozen=True)
+class SoftmaxParts:
+    """p(digit) = e^logit(digit) / (e^logit(0) + ... + e^logit(9)), with the real numbers."""
+
+    digit: int
+    logit: float
+    numerator: float  # e^logit(digit)
+    denominator: float  # sum of e^logit over the ten digits
+    probability: float
+
+
+def softmax_parts(explanation: Explanation, digit: int) -> SoftmaxParts:
+    """The softmax fraction for one digit (e^logit / sum of e^logits)."""
+    # Shifting every logit by the same amount leaves the fraction unchanged; it only
+    # matters for huge logits, where e^logit would overflow.
+    shift = max(0.0, float(explanation.logits.max()) - 700.0)
+    exps = np.exp(explanation.logits - shift)
+    numerator, denominator = float(exps[digit]), float(exps.sum())
+    return SoftmaxParts(digit, float(explanation.logits[digit]), numerator, denominator,
+                        numerator / denominator)

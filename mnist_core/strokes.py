@@ -382,13 +382,22 @@ def render_paths(paths: list[np.ndarray]) -> np.ndarray:
     return rgba
 
 
-def render_drawn_digits(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """`n` synthetic drawn digits, labels balanced: ((n, 280, 280, 4) uint8, (n,) int64)."""
+def drawn_digit_paths(n: int, seed: int) -> list[tuple[int, list[np.ndarray]]]:
+    """`n` synthetic drawn digits as pen paths, labels balanced: [(digit, strokes)], each
+    stroke an (M, 2) float array of canvas pixels (x, y), in drawing order. The same
+    digits `render_drawn_digits(n, seed)` renders (a browser test can draw them)."""
     if n < 0:
         raise ConfigError(f"n must be >= 0, got {n}")
     rng = np.random.default_rng(seed)
     labels = rng.permutation(np.arange(n) % NUM_CLASSES).astype(np.int64)  # (n,)
+    return [(int(digit), _digit_paths(int(digit), rng)) for digit in labels]
+
+
+def render_drawn_digits(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """`n` synthetic drawn digits, labels balanced: ((n, 280, 280, 4) uint8, (n,) int64)."""
+    digits = drawn_digit_paths(n, seed)
+    labels = np.array([digit for digit, _ in digits], dtype=np.int64)  # (n,)
     images = np.empty((n, CANVAS_SIZE, CANVAS_SIZE, 4), np.uint8)
-    for i, digit in enumerate(labels):
-        images[i] = render_paths(_digit_paths(int(digit), rng))
+    for i, (_, paths) in enumerate(digits):
+        images[i] = render_paths(paths)
     return images, labels

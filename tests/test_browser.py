@@ -207,9 +207,9 @@ def expect_digit(page, digit: int) -> None:
 
 def expect_model_view(page) -> None:
     """The enlarged 28x28 image the model saw is shown (and loaded)."""
-    expect(page.locator("[data-testid='stImage'] img")).to_be_visible()
+    expect(page.locator(".st-key-model_view [data-testid='stImage'] img")).to_be_visible()
     page.wait_for_function(
-        "() => [...document.querySelectorAll(\"[data-testid='stImage'] img\")]"
+        "() => [...document.querySelectorAll(\".st-key-model_view [data-testid='stImage'] img\")]"
         ".every(img => img.complete && img.naturalWidth > 0)"
     )
 

@@ -55,3 +55,52 @@ def test_explain_is_stable_for_huge_logits():
     logits = np.array([1000.0, 0, 0, 0, 0, 0, 0, 0, 0, -1000.0])
     assert explain(logits, 0).loss == pytest.approx(0.0, abs=1e-9)
     assert explain(logits, 9).loss == pytest.approx(2000.0)
+
+
+def test_layer_lessons_explain_the_real_parameter_counts():
+    from mnist_core.lesson import layer_lessons, untrained_model
+    from mnist_core.model import layer_summary
+
+    lessons = layer_lessons(layer_summary(untrained_model()))
+    assert [(row.kind, row.output_shape, row.params) for row in lessons] == [
+        ("Flatten", "(None, 784)", 0),
+        ("Dense", "(None, 128)", 100_480),
+        ("Dropout", "(None, 128)", 0),
+        ("Dense", "(None, 10)", 1_290),
+    ]
+    assert sum(row.params for row in lessons) == 101_770
+    assert lessons[1].formula == "784 × 128 weights + 128 biases"
+    assert lessons[3].formula == "128 × 10 weights + 10 biases"
+    assert lessons[0].formula == lessons[2].formula == "no weights"
+
+
+def test_untrained_model_is_reproducible(small_mnist):
+    from mnist_core.lesson import untrained_model
+
+    image = small_mnist.x_train[0]
+    first, second = (predict_logits(untrained_model(), image) for _ in range(2))
+    np.testing.assert_allclose(first, second)
+
+
+def test_steps_per_epoch():
+    from mnist_core.lesson import steps_per_epoch
+
+    assert steps_per_epoch(60_000, 32) == 1_875
+    assert steps_per_epoch(2_000, 64) == 32  # 31 full batches and one of 16
+
+
+def test_odds_and_softmax_parts_agree_with_the_probabilities():
+    from mnist_core.lesson import odds, rival, softmax_parts
+
+    explanation = explain(np.array([0.5, 2.0, -1.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0]), 7)
+    assert rival(explanation) == 1  # the likeliest digit that is not the true 7
+    result = odds(explanation, 7, 1)
+    assert result.log_odds == pytest.approx(-1.0)
+    p = explanation.probabilities
+    assert result.ratio == pytest.approx(p[7] / p[1], rel=1e-6)
+    parts = softmax_parts(explanation, 7)
+    assert parts.numerator == pytest.approx(math.e)
+    assert parts.probability == pytest.approx(p[7], rel=1e-6)
+    assert parts.numerator / parts.denominator == pytest.approx(parts.probability)
+    huge = softmax_parts(explain(np.array([1000.0] + [0.0] * 9), 0), 0)
+    assert huge.probability == pytest.approx(1.0) and math.isfinite(huge.denominator)

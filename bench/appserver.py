@@ -1,0 +1,398 @@
+"""Start the real app (`streamlit run streamlit_app.py`) and Debian's Chromium, and draw
+on the app's canvas: shared by tests/test_browser.py, bench/run.py and bench/load.py.
+
+Everything stays on 127.0.0.1. Playwright is imported only by the functions that need it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+APP = ROOT / "streamlit_app.py"
+SHIPPED_MODELS = ROOT / "models"
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run",
+]
+VIEWPORT = {"width": 1280, "height": 800}  # a typical projector
+START_TIMEOUT = 60.0  # s for the server to answer its health check
+
+
+class ServerError(RuntimeError):
+    """The app server exited early or never became healthy (message ends with its log)."""
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def chromium_path() -> str | None:
+    """Debian's chromium (Playwright's own browser download does not work here)."""
+    return shutil.which("chromium")
+
+
+def copy_shipped_models(folder: Path) -> Path:
+    """A models folder holding copies of the shipped models (and their metadata)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for model in SHIPPED_MODELS.glob("*.keras"):
+        shutil.copy(model, folder)
+        if model.with_suffix(".json").exists():
+            shutil.copy(model.with_suffix(".json"), folder)
+    return folder
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory (MB) of a process and all its descendants, from /proc."""
+    total_kb, todo = 0, [pid]
+    while todo:
+        current = todo.pop()
+        try:
+            status = Path(f"/proc/{current}/status").read_text()
+        except OSError:
+            continue  # gone
+        for line in status.splitlines():
+            if line.startswith("VmRSS:"):
+                total_kb += int(line.split()[1])
+        for task in Path(f"/proc/{current}/task").glob("*"):
+            try:
+                todo += [int(child) for child in (task / "children").read_text().split()]
+            except OSError:
+                pass
+    return total_kb / 1024
+
+
+@dataclass
+class AppServer:
+    """A `streamlit run streamlit_app.py` process on a free loopback port."""
+
+    models: Path
+    log: Path
+    env: dict[str, str] = field(default_factory=dict)  # on top of os.environ
+    app: Path = APP  # another copy of the script can be run (it imports mnist_core from ROOT)
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen | None = None
+    launched: float = 0.0  # time.monotonic() of the launch
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None, "not started"
+        return self.process.pid
+
+    def start(self) -> AppServer:
+        """Launch the process (returns at once; see wait_healthy)."""
+        env = {
+            **os.environ,
+            "MNIST_MODELS_DIR": str(self.models),
+            "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false",
+            "TF_CPP_MIN_LOG_LEVEL": "2",
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+            **self.env,
+        }
+        command = [
+            sys.executable, "-m", "streamlit", "run", str(self.app),
+            "--server.headless", "true", "--server.port", str(self.port),
+            "--server.address", "127.0.0.1", "--server.fileWatcherType", "none",
+        ]
+        self.log.parent.mkdir(parents=True, exist_ok=True)
+        with self.log.open("wb") as out:
+            self.launched = time.monotonic()
+            self.process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out,
+                                            stderr=subprocess.STDOUT)
+        return self
+
+    def log_tail(self, chars: int = 3000) -> str:
+        try:
+            return self.log.read_text(errors="replace")[-chars:]
+        except OSError:
+            return ""
+
+    def wait_healthy(self, timeout: float = START_TIMEOUT, interval: float = 0.05) -> float:
+        """Poll /_stcore/health until it answers; returns seconds since launch."""
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.process.poll() is not None:
+                raise ServerError(f"streamlit exited early:\n{self.log_tail()}")
+            try:
+                with urllib.request.urlopen(f"{self.url}/_stcore/health", timeout=2) as reply:
+                    if reply.status == 200:
+                        return time.monotonic() - self.launched
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise ServerError(f"streamlit did not start:\n{self.log_tail()}")
+            time.sleep(interval)
+
+    def rss_mb(self) -> float:
+        """Resident memory of the server and its children, in MB."""
+        return rss_mb(self.pid)
+
+    def kill(self) -> None:
+        """SIGKILL, no clean-up (a crash)."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+    def stop(self) -> None:
+        """Terminate (then kill if it hangs) and reap the process."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.kill()
+
+
+@contextmanager
+def running_app(models: Path, log: Path, env: dict[str, str] | None = None,
+                timeout: float = START_TIMEOUT) -> Iterator[AppServer]:
+    """A healthy app server for the duration of the block, always stopped afterwards."""
+    server = AppServer(models, log, dict(env or {})).start()
+    try:
+        server.wait_healthy(timeout)
+        yield server
+    finally:
+        server.stop()
+
+
+@contextmanager
+def chromium_browser(executable: str | None = None) -> Iterator[Any]:
+    """One headless Chromium (Debian's) driven by Playwright; closed afterwards."""
+    from playwright.sync_api import sync_playwright
+
+    executable = executable or chromium_path()
+    if executable is None:
+        raise RuntimeError("chromium is not installed (apt-get install chromium)")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+# --- Drawing on the app's canvas -------------------------------------------------------
+
+CANVAS = ".st-key-canvas canvas.upper-canvas"
+PREDICTION = ".st-key-prediction"
+MODEL_VIEW = "[data-testid='stImage'] img"
+ERROR_SELECTOR = "[data-testid='stException'], [data-testid='stAlertContentError']"
+
+# Installed in every page: stamps each mouse-up, and each change of what the prediction
+# element says or of the "what the model sees" image, with performance.now().
+WATCH_SCRIPT = """
+(() => {
+  if (window.__drawWatch) return;
+  const watch = window.__drawWatch = {ups: [], sends: [], marks: [], last: ""};
+  const state = () => {
+    const p = document.querySelector(%(prediction)r);
+    const img = document.querySelector(%(view)r);
+    const text = p ? p.textContent.replace(/\s+/g, " ").trim() : "";  // no layout
+    return [text, img ? img.getAttribute("src") || "" : ""];
+  };
+  const check = () => {
+    const [text, src] = state();
+    const key = text + "\\u0000" + src;
+    if (key !== watch.last) {
+      watch.last = key;
+      watch.marks.push({t: performance.now(), text, src});
+    }
+  };
+  window.addEventListener("mouseup", () => watch.ups.push(performance.now()), true);
+  const send = WebSocket.prototype.send;  // when the canvas's update leaves for the server
+  WebSocket.prototype.send = function (data) {
+    watch.sends.push(performance.now());
+    return send.call(this, data);
+  };
+  const start = () => {
+    new MutationObserver(check).observe(document.documentElement, {
+      subtree: true, childList: true, characterData: true, attributes: true,
+      attributeFilter: ["src"],
+    });
+    check();
+  };
+  if (document.documentElement) start();
+  else document.addEventListener("DOMContentLoaded", start);
+})();
+""".replace("%(prediction)r", repr(PREDICTION)).replace("%(view)r", repr(MODEL_VIEW))
+
+
+HITS_CANVAS = """([x, y]) => {
+  let e = document.elementFromPoint(x, y);
+  while (e && e.shadowRoot) {
+    const inner = e.shadowRoot.elementFromPoint(x, y);
+    if (!inner || inner === e) break;
+    e = inner;
+  }
+  return !!e && e.classList.contains("upper-canvas");
+}"""
+
+
+def install_watch(context_or_page: Any) -> None:
+    """Add the stroke watcher to a browser context (or page) before it loads the app."""
+    context_or_page.add_init_script(WATCH_SCRIPT)
+
+
+def canvas_box(page: Any, timeout: float = 30_000) -> dict:
+    """The drawing surface's bounding box, once the canvas component is up (and fresh)."""
+    page.wait_for_selector(".st-key-canvas [data-stale='true']", state="detached",
+                           timeout=timeout)
+    surface = page.locator(CANVAS)
+    surface.wait_for(state="visible", timeout=timeout)
+    return surface.bounding_box()
+
+
+def open_draw_tab(page: Any) -> None:
+    """Click the Draw tab."""
+    page.get_by_role("tab", name="Draw").click()
+
+
+def coarse(path: Sequence[Sequence[float]], max_points: int = 24) -> list[tuple[float, float]]:
+    """At most `max_points` points of a dense pen path (keeps both ends)."""
+    points = [(float(x), float(y)) for x, y in path]
+    if len(points) <= max_points:
+        return points
+    step = (len(points) - 1) / (max_points - 1)
+    return [points[round(i * step)] for i in range(max_points)]
+
+
+def draw_path(page: Any, box: dict, path: Sequence[Sequence[float]], size: float = 280) -> None:
+    """One stroke with the mouse through canvas-pixel points (a 280 px canvas)."""
+    points = coarse(path)
+    scale_x, scale_y = box["width"] / size, box["height"] / size
+    xs = [box["x"] + x * scale_x for x, _ in points]
+    ys = [box["y"] + y * scale_y for _, y in points]
+    page.mouse.move(xs[0], ys[0])
+    # The canvas's toolbar sits invisible (opacity 0) over the top-right corner of the
+    # canvas until the pointer has hovered the canvas for ~0.2 s: wait until the start
+    # point really hits the drawing surface, or the stroke would be eaten.
+    page.wait_for_function(HITS_CANVAS, arg=[xs[0], ys[0]], polling=20, timeout=5_000)
+    page.mouse.down()
+    for x, y in zip(xs[1:], ys[1:], strict=True):
+        page.mouse.move(x, y, steps=2)
+    if len(points) == 1:
+        page.mouse.move(xs[0] + 1, ys[0] + 1)
+    page.mouse.up()
+
+
+@dataclass(frozen=True)
+class StrokeResult:
+    """What one stroke led to on the page."""
+
+    latency_ms: float  # mouse-up -> the prediction (or the model's view) changed on screen
+    send_ms: float | None  # mouse-up -> the canvas sent the drawing to the server
+    text: str  # what the prediction element says afterwards
+    by: str  # "text" (the prediction's text changed) or "image" (only the model view did)
+
+
+def watch_state(page: Any) -> dict:
+    """The watcher's current counts and last text/src."""
+    return page.evaluate(
+        "() => { const w = window.__drawWatch; const m = w.marks[w.marks.length - 1];"
+        " return {ups: w.ups.length, sends: w.sends.length, marks: w.marks.length,"
+        " text: m ? m.text : '', src: m ? m.src : ''}; }"
+    )
+
+
+def timed_stroke(page: Any, box: dict, path: Sequence[Sequence[float]],
+                 timeout: float = 30_000) -> StrokeResult:
+    """Draw a stroke; wait until its prediction is on screen; return the latency.
+
+    The latency runs from the mouse-up event in the page to the first change of the
+    prediction element's text after it, or, when a stroke leaves the text as it was,
+    to the change of the model's-view image (drawn by the same script run).
+    """
+    before = watch_state(page)
+    draw_path(page, box, path)
+    page.wait_for_function(
+        """([ups, marks, src]) => {
+          const w = window.__drawWatch;
+          if (w.ups.length <= ups) return false;
+          const up = w.ups[w.ups.length - 1];
+          return w.marks.slice(marks).some(m => m.t >= up && m.src && m.src !== src);
+        }""",
+        arg=[before["ups"], before["marks"], before["src"]],
+        timeout=timeout,
+        polling=20,
+    )
+    result = page.evaluate(
+        """([marks, sends, text, src]) => {
+          const w = window.__drawWatch;
+          const up = w.ups[w.ups.length - 1];
+          const after = w.marks.slice(marks).filter(m => m.t >= up);
+          const byText = after.find(m => m.text !== text && /^\\d/.test(m.text));
+          const byImage = after.find(m => m.src && m.src !== src);
+          const hit = byText || byImage;
+          const send = w.sends.slice(sends).find(t => t >= up);
+          return {ms: hit.t - up, send: send === undefined ? null : send - up,
+                  by: byText ? "text" : "image", text: after[after.length - 1].text};
+        }""",
+        [before["marks"], before["sends"], before["text"], before["src"]],
+    )
+    return StrokeResult(result["ms"], result["send"], result["text"], result["by"])
+
+
+def wait_idle(page: Any, timeout: float = 60_000) -> None:
+    """Wait until no script run (full or fragment) is going for this page."""
+    page.wait_for_selector(".stApp[data-test-script-state='notRunning']", timeout=timeout)
+
+
+def draw_digit(page: Any, strokes: Sequence[Sequence[Sequence[float]]],
+               timeout: float = 30_000) -> list[StrokeResult]:
+    """Clear the canvas, let the page settle, then draw a digit stroke by stroke, each
+    stroke timed (as a user would: the next stroke once the answer is there)."""
+    box = clear_canvas(page, timeout)
+    wait_idle(page, timeout)
+    return [timed_stroke(page, box, path, timeout) for path in strokes]
+
+
+def canvas_generation(page: Any) -> str:
+    """The canvas widget's current key ("canvas-0", "canvas-1", ...; Clear makes a new one)."""
+    return page.evaluate(
+        """() => { const c = document.querySelector(".st-key-canvas [class*='st-key-canvas-']");
+          return c ? [...c.classList].find(k => k.startsWith("st-key-canvas-")) : ""; }"""
+    )
+
+
+def clear_canvas(page: Any, timeout: float = 30_000) -> dict:
+    """Press Clear; wait for the fresh canvas and the hint; return the canvas's box.
+
+    Clear gives the canvas a new widget key: the old canvas stays in the page until the
+    rerun has replaced it, and a stroke drawn on it meanwhile would be lost.
+    """
+    old = canvas_generation(page)
+    page.locator(".st-key-clear").get_by_role("button").click()
+    page.wait_for_function(
+        """([old, prediction]) => {
+          const c = document.querySelector(".st-key-canvas [class*='st-key-canvas-']");
+          const p = document.querySelector(prediction);
+          return c && !c.classList.contains(old) && c.dataset.stale !== "true"
+            && p && p.textContent.includes("Draw a digit");
+        }""",
+        arg=[old, PREDICTION], timeout=timeout,
+    )
+    return canvas_box(page, timeout)
+
+
+def page_errors(page: Any) -> list[str]:
+    """Error boxes or exceptions shown in the page (Streamlit's own markup)."""
+    return [text.strip() for text in page.locator(ERROR_SELECTOR).all_inner_texts()]
