@@ -20,6 +20,7 @@ from typing import Any
 
 from mnist_core.data import DATA_CHECKSUM, MnistData, load_mnist
 from mnist_core.errors import ConfigError, MnistStudioError
+from mnist_core.settings import positive_int_from_env
 from mnist_core.store import ModelMetadata, ModelStore
 from mnist_core.training import ProgressEvent, TrainConfig, TrainResult, train
 
@@ -32,15 +33,9 @@ MAX_KEPT_JOBS = 500  # finished jobs kept in memory (with their models)
 
 def default_max_jobs() -> int:
     """Concurrent training jobs: MNIST_MAX_TRAINING_JOBS, else one per two CPU cores."""
-    raw = os.environ.get(MAX_JOBS_ENV_VAR, "").strip()
-    if raw:
-        try:
-            value = int(raw)
-        except ValueError as e:
-            raise ConfigError(f"{MAX_JOBS_ENV_VAR} must be a positive integer, got {raw!r}") from e
-        if value < 1:
-            raise ConfigError(f"{MAX_JOBS_ENV_VAR} must be a positive integer, got {raw!r}")
-        return value
+    configured = positive_int_from_env(MAX_JOBS_ENV_VAR)
+    if configured is not None:
+        return configured
     # Each TensorFlow run already uses every core; two at once on two cores only thrash.
     return max(1, (os.cpu_count() or 2) // 2)
 

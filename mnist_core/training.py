@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import os
 import threading
 import time
 from collections.abc import Callable
@@ -16,6 +15,7 @@ from mnist_core.constants import MAX_BATCH_SIZE, MAX_EPOCHS
 from mnist_core.data import MnistData, load_mnist
 from mnist_core.errors import ConfigError
 from mnist_core.model import build_model, check_model_params
+from mnist_core.settings import positive_int_from_env
 from mnist_core.tf_setup import keras
 
 TRAIN_LIMIT_ENV_VAR = "MNIST_TRAIN_LIMIT"
@@ -70,16 +70,7 @@ def _check_int(name: str, value: Any, low: int, high: int) -> None:
 
 def train_limit_from_env() -> int | None:
     """The training-sample limit set by MNIST_TRAIN_LIMIT (for tests and slow laptops)."""
-    raw = os.environ.get(TRAIN_LIMIT_ENV_VAR, "").strip()
-    if not raw:
-        return None
-    try:
-        limit = int(raw)
-    except ValueError as e:
-        raise ConfigError(f"{TRAIN_LIMIT_ENV_VAR} must be a positive integer, got {raw!r}") from e
-    if limit < 1:
-        raise ConfigError(f"{TRAIN_LIMIT_ENV_VAR} must be a positive integer, got {raw!r}")
-    return limit
+    return positive_int_from_env(TRAIN_LIMIT_ENV_VAR)
 
 
 @dataclass(frozen=True)
