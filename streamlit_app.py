@@ -542,7 +542,7 @@ def workshop_ui(presets: Presets, choice: str | None) -> bool:
             help="Hides the advanced controls (batch size, learning rate) so that beginners "
             "see only what the tutorial uses. In a link: presenter=1.",
         )
-        tab = st.segmented_control(
+        tab = st.pills(
             "The link opens", [name.title() for name in TAB_NAMES], key="link_tab",
             default=(presets.tab or "train").title(),
         )
@@ -605,6 +605,11 @@ def learn_tab() -> Any:
         "quickstart/beginner), step by step, with the real numbers: the tutorial's code for "
         "each step, then what it does to real images."
     )
+    return loading_slot()
+
+
+def loading_slot() -> Any:
+    """A placeholder saying what is loading, to be replaced by the content once it has."""
     slot = st.empty()
     slot.info("Loading TensorFlow and the MNIST images (the first time, about 10 seconds)...",
               icon=":material/hourglass_top:")
@@ -708,8 +713,11 @@ def lesson_model(choice: str | None, owner: str) -> tuple[str, str]:
         if job is not None and job.config.arch == "mlp":
             return choice, "your run (not saved)"
     elif choice is not None:
-        info = next((info for info in model_store().list_models() if info.ref == choice), None)
-        if info is not None and info.metadata and info.metadata.config.get("arch") == "mlp":
+        try:
+            arch = model_store().read_metadata(choice).config.get("arch")
+        except MnistStudioError:
+            arch = None
+        if arch == "mlp":
             return choice, choice.removeprefix("runs/")
     note = QUICKSTART_MODEL
     if choice is not None and choice != QUICKSTART_MODEL:
@@ -762,7 +770,11 @@ def lesson_probability_chart(explanation: lesson.Explanation) -> alt.Chart:
 
 
 def math_number(value: float) -> str:
-    """A number inside $...$ (KaTeX): 3 significant digits, or grouped thousands."""
+    """A number inside $...$ (KaTeX): 3 significant digits, grouped thousands, or a power of
+    ten for the huge ratios a trained model's logits stand for."""
+    if abs(value) >= 1e6:
+        mantissa, exponent = f"{value:.2e}".split("e")
+        return f"{mantissa} \\times 10^{{{int(exponent)}}}"
     return f"{value:,.0f}".replace(",", "{,}") if abs(value) >= 1000 else f"{value:.3g}"
 
 
@@ -794,6 +806,11 @@ def logits_text(untrained: lesson.Explanation, trained: lesson.Explanation) -> s
     )
 
 
+def percent_math(value: float) -> str:
+    """'= 6.9\\%' inside $...$, or '\\approx 100\\%' when it would round to 100%."""
+    return "\\approx 100\\%" if value >= 0.9995 else "= " + f"{value:.1%}".replace("%", "\\%")
+
+
 def softmax_text(untrained: lesson.Explanation, trained: lesson.Explanation) -> str:
     """Softmax, with this image's numbers."""
     parts = lesson.softmax_parts(untrained, untrained.label)
@@ -801,10 +818,10 @@ def softmax_text(untrained: lesson.Explanation, trained: lesson.Explanation) -> 
     return (
         "**Softmax** turns logits into probabilities, positive and adding up to 100%: "
         f"$p_{digit} = e^{{z_{digit}}} / \\sum_j e^{{z_j}}$. Untrained: $p_{digit} = "
-        f"{math_number(parts.numerator)} / {math_number(parts.denominator)} = "
-        f"{parts.probability:.1%}$, near 1/10 (the dashed line) like every digit: a random "
-        f"guess. Trained: $p_{digit} = {trained.probabilities[digit]:.1%}$."
-    ).replace("%$", "\\%$")
+        f"{math_number(parts.numerator)} / {math_number(parts.denominator)} "
+        f"{percent_math(parts.probability)}$, near 1/10 (the dashed line) like every digit: "
+        f"a random guess. Trained: $p_{digit} {percent_math(trained.probabilities[digit])}$."
+    )
 
 
 def loss_text(untrained: lesson.Explanation, trained: lesson.Explanation) -> str:
@@ -853,9 +870,9 @@ def learn_prediction_ui(choice: str | None, owner: str) -> None:
     trained_head.markdown(model_heading(trained, f"**Trained** ({note.split(' (')[0]})"))
     for text, key, show in (
         (logits_text(untrained, trained), "learn_logits",
-         lambda e: st.altair_chart(logits_chart(e), width="stretch")),
+         lambda e: show_chart("logits", e)),
         (softmax_text(untrained, trained), "learn_softmax",
-         lambda e: st.altair_chart(lesson_probability_chart(e), width="stretch")),
+         lambda e: show_chart("probabilities", e)),
         (loss_text(untrained, trained), "learn_loss", None),
     ):
         explain_column, untrained_column, trained_column = st.columns(
@@ -1335,12 +1352,12 @@ def evaluation_ui(choice: str | None, owner: str) -> None:
     matrix, digits = st.columns([1.25, 1], gap="large")
     with matrix, st.container(key="confusion"):
         st.markdown("#### Confusion matrix", anchors=False)
-        st.altair_chart(confusion_chart(evaluation.confusion), width="content")
+        show_chart("confusion", evaluation.confusion, width="content")
         st.caption("Rows: the true digit. Columns: what the model said. The diagonal (green) "
                    "is right; every other number is a mistake, darker = more often.")
     with digits:
         st.markdown("#### Accuracy per digit", anchors=False)
-        st.altair_chart(per_digit_chart(evaluation.per_class_accuracy), width="stretch")
+        show_chart("per_digit", evaluation.per_class_accuracy)
         common_mistakes_ui(evaluation)
     gallery_ui(evaluation, data)
 
@@ -1489,21 +1506,11 @@ def compare_ui(owner: str) -> None:
         st.warning(f"Could not read a run's saved figures: {e}")
         return
     history["run"] = history["run"].map(labels)
-    st.altair_chart(history_chart(history), width="content")
+    show_chart("history", history, width="content")
     with st.container(key="compare"):
-        percent_column = st.column_config.NumberColumn(format="%.1f%%")
-        st.dataframe(compare_table(summary, labels), hide_index=True, key="compare_table",
-                     column_config={
-                         "Run": st.column_config.TextColumn(width=250),
-                         "Training acc.": percent_column, "Test acc.": percent_column,
-                         "Gap": st.column_config.NumberColumn(
-                             format="%.1f%%", help="Training minus test accuracy"),
-                         "Test loss": st.column_config.NumberColumn(format="%.3f"),
-                         "Rate": st.column_config.NumberColumn(format="%g",
-                                                               help="Learning rate"),
-                     })
+        st.table(compare_table(summary, labels), hide_index=True)
     st.caption(
-        "Solid lines: training set; dashed: test set. When training accuracy keeps climbing "
+        "When training accuracy keeps climbing "
         "while test accuracy stalls (or test loss rises), the model is memorising its training "
         "images — **overfitting**; the *Gap* column shows it. Dropout narrows the gap. "
         "Training figures are measured with dropout switched on, so they can be below the test "
@@ -1526,33 +1533,55 @@ def history_chart(history: pd.DataFrame) -> alt.Chart:
                 color=alt.Color("run:N", title="Run", scale=alt.Scale(scheme="category10"),
                                 legend=alt.Legend(orient="bottom", direction="vertical",
                                                   labelLimit=500, symbolType="stroke")),
-                strokeDash=alt.StrokeDash("split:N", scale=dashes, title="Set",
-                                          legend=alt.Legend(orient="bottom", symbolType="stroke",
-                                                            symbolSize=500,
-                                                            symbolStrokeColor="#333")),
+                strokeDash=alt.StrokeDash("split:N", scale=dashes, legend=None),
                 tooltip=["run", "split", "epoch", alt.Tooltip("value:Q", format=".4f")],
-            ).properties(title=title, width=340, height=260)
+            ).properties(title=alt.Title(title, subtitle="solid: training set · dashed: test set",
+                                         subtitleFontSize=14), width=315, height=260)
         )
     return (alt.hconcat(*charts).configure_axis(**FONT_SIZES)
             .configure_legend(labelFontSize=14, titleFontSize=14, symbolStrokeWidth=3)
             .configure_title(fontSize=17))
 
 
-def percent_points(value: float | None) -> float | None:
-    """0.9771 -> 97.71 (for a table column shown in %)."""
-    return None if value is None else round(100 * value, 2)
+def shown(value: float | None) -> str:
+    """A setting for a table: 0.001 -> '0.001', 32 -> '32', None -> '-'."""
+    return "-" if value is None else f"{value:g}"
 
 
 def compare_table(summary: list[compare.RunSummary], labels: dict[str, str]) -> pd.DataFrame:
-    """The compared runs' settings and final figures, one row per run."""
+    """The compared runs' settings and final figures, one row per run, as shown."""
     return pd.DataFrame([
-        {"Run": labels.get(row.ref, row.ref), "Net": row.arch.upper(), "Epochs": row.epochs,
-         "Dropout": row.dropout, "Batch": row.batch_size, "Rate": row.learning_rate,
-         "Training acc.": percent_points(row.train_accuracy),
-         "Test acc.": percent_points(row.test_accuracy), "Gap": percent_points(row.gap),
-         "Test loss": row.test_loss}
+        {"Run": labels.get(row.ref, row.ref), "Net": row.arch.upper(),
+         "Epochs": shown(row.epochs), "Dropout": shown(row.dropout),
+         "Batch": shown(row.batch_size), "Learning rate": shown(row.learning_rate),
+         "Train acc.": percent(row.train_accuracy), "Test acc.": percent(row.test_accuracy),
+         "Gap": percent(row.gap), "Test loss": "-" if row.test_loss is None
+         else f"{row.test_loss:.3f}"}
         for row in summary
     ])
+
+
+# --- Charts of Learn and Evaluate, built once per input ----------------------------------
+
+CHARTS = {
+    "logits": logits_chart,
+    "probabilities": lesson_probability_chart,
+    "confusion": confusion_chart,
+    "per_digit": per_digit_chart,
+    "history": history_chart,
+}
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def chart_spec(name: str, *args: Any) -> dict[str, Any]:
+    """The Vega-Lite spec of one of CHARTS for these inputs, built once: building and checking
+    an Altair chart takes tens of milliseconds, on every rerun of every session otherwise."""
+    return CHARTS[name](*args).to_dict()
+
+
+def show_chart(name: str, *args: Any, width: Any = "stretch") -> None:
+    """Draw one of CHARTS (its spec cached)."""
+    st.vega_lite_chart(spec=chart_spec(name, *args), width=width)
 
 
 def main() -> None:
@@ -1569,6 +1598,8 @@ def main() -> None:
         TABS, default=TABS[TAB_NAMES.index(presets.tab)] if presets.tab else None)
     with learn:
         learn_slot = learn_tab()
+    with evaluate:
+        evaluate_slot = loading_slot()
     with train:
         train_tab(owner, presets, presenter)
     with draw:
@@ -1578,7 +1609,7 @@ def main() -> None:
     # page is usable while they load.
     with learn_slot.container():
         learn_body(choice, owner)
-    with evaluate:
+    with evaluate_slot.container():
         evaluate_tab(choice, owner)
     with status_slot.container():  # last, so it is up to date once TensorFlow has loaded
         server_status_ui()

@@ -14,7 +14,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -69,10 +69,8 @@ def rss_mb(pid: int) -> float:
             if line.startswith("VmRSS:"):
                 total_kb += int(line.split()[1])
         for task in Path(f"/proc/{current}/task").glob("*"):
-            try:
+            with suppress(OSError):
                 todo += [int(child) for child in (task / "children").read_text().split()]
-            except OSError:
-                pass
     return total_kb / 1024
 
 
@@ -197,16 +195,23 @@ PREDICTION = ".st-key-prediction"
 MODEL_VIEW = "[data-testid='stImage'] img"
 ERROR_SELECTOR = "[data-testid='stException'], [data-testid='stAlertContentError']"
 
-# Installed in every page: stamps each mouse-up, and each change of what the prediction
-# element says or of the "what the model sees" image, with performance.now().
+# Installed in every page: stamps each mouse-up, each websocket message, and each change
+# of what the prediction element says or of the "what the model sees" image with
+# performance.now(). Changes are looked at once per animation frame, i.e. when the
+# browser is about to paint them: the stamp is when the answer reaches the screen.
 WATCH_SCRIPT = """
 (() => {
   if (window.__drawWatch) return;
-  const watch = window.__drawWatch = {ups: [], sends: [], marks: [], last: ""};
+  const watch = window.__drawWatch = {ups: [], sends: [], recvs: [], marks: [], last: ""};
   const state = () => {
     const p = document.querySelector(%(prediction)r);
-    const img = document.querySelector(%(view)r);
-    const text = p ? p.textContent.replace(/\s+/g, " ").trim() : "";  // no layout
+    // The model's view: the image nearest the prediction (other tabs show images too).
+    let area = p;
+    while (area && !area.querySelector(%(view)r) && area.getAttribute("role") !== "tabpanel") {
+      area = area.parentElement;
+    }
+    const img = area ? area.querySelector(%(view)r) : null;
+    const text = p ? p.textContent.replace(/\\s+/g, " ").trim() : "";  // no layout
     return [text, img ? img.getAttribute("src") || "" : ""];
   };
   const check = () => {
@@ -221,10 +226,20 @@ WATCH_SCRIPT = """
   const send = WebSocket.prototype.send;  // when the canvas's update leaves for the server
   WebSocket.prototype.send = function (data) {
     watch.sends.push(performance.now());
+    if (!this.__watched) {
+      this.__watched = true;
+      this.addEventListener("message", () => watch.recvs.push(performance.now()));
+    }
     return send.call(this, data);
   };
+  let pending = false;
+  const onMutation = () => {
+    if (pending) return;
+    pending = true;
+    requestAnimationFrame(() => { pending = false; check(); });
+  };
   const start = () => {
-    new MutationObserver(check).observe(document.documentElement, {
+    new MutationObserver(onMutation).observe(document.documentElement, {
       subtree: true, childList: true, characterData: true, attributes: true,
       attributeFilter: ["src"],
     });
@@ -300,6 +315,7 @@ class StrokeResult:
 
     latency_ms: float  # mouse-up -> the prediction (or the model's view) changed on screen
     send_ms: float | None  # mouse-up -> the canvas sent the drawing to the server
+    reply_ms: float | None  # mouse-up -> the server's message carrying the answer arrived
     text: str  # what the prediction element says afterwards
     by: str  # "text" (the prediction's text changed) or "image" (only the model view did)
 
@@ -332,7 +348,7 @@ def timed_stroke(page: Any, box: dict, path: Sequence[Sequence[float]],
         }""",
         arg=[before["ups"], before["marks"], before["src"]],
         timeout=timeout,
-        polling=20,
+        polling=50,
     )
     result = page.evaluate(
         """([marks, sends, text, src]) => {
@@ -343,12 +359,16 @@ def timed_stroke(page: Any, box: dict, path: Sequence[Sequence[float]],
           const byImage = after.find(m => m.src && m.src !== src);
           const hit = byText || byImage;
           const send = w.sends.slice(sends).find(t => t >= up);
+          // The last message from the server before the answer showed: it carried it.
+          const recv = w.recvs.filter(t => t >= up && t <= hit.t).pop();
           return {ms: hit.t - up, send: send === undefined ? null : send - up,
+                  recv: recv === undefined ? null : recv - up,
                   by: byText ? "text" : "image", text: after[after.length - 1].text};
         }""",
         [before["marks"], before["sends"], before["text"], before["src"]],
     )
-    return StrokeResult(result["ms"], result["send"], result["text"], result["by"])
+    return StrokeResult(result["ms"], result["send"], result["recv"], result["text"],
+                        result["by"])
 
 
 def wait_idle(page: Any, timeout: float = 60_000) -> None:

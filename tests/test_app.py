@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections.abc import Callable
@@ -193,3 +194,212 @@ def test_prediction_shows_digit_first_and_doubt(probabilities: list[float], expe
     text = re.sub(r"<[^>]+>", " ", block_text(at.get_by_key("prediction")))  # as displayed
     assert re.search(r"\d", text).group() == expected[0]  # the first digit is the answer
     assert re.search(expected, text, re.DOTALL), text
+
+
+# --- Learn, Evaluate, workshop presets ------------------------------------------------
+
+
+def default_tab(at: AppTest) -> str:
+    """The label of the tab the page opens on (st.tabs' default)."""
+    def find(node) -> object | None:
+        if getattr(node, "type", None) == "tab_container":
+            return node
+        for child in getattr(node, "children", {}).values():
+            found = find(child)
+            if found is not None:
+                return found
+        return None
+
+    tabs = find(at.main)
+    assert tabs is not None, "no st.tabs on the page"
+    return at.tabs[tabs.proto.tab_container.default_tab_index].label.split()[-1]
+
+
+def test_learn_shows_the_real_layer_table_and_the_untrained_loss(app_env: Path) -> None:
+    at = new_app()
+    assert default_tab(at) == "Learn"
+    shapes = {metric.label: metric.value for metric in at.get_by_key("learn_data").metric}
+    assert shapes["x_train.shape"] == "(60000, 28, 28)"
+    assert shapes["x_test.shape"] == "(10000, 28, 28)"
+    assert shapes["Pixel values"] == "0–255 → 0.0–1.0"
+    assert len(at.get_by_key("learn_samples").image) == 20  # two of each digit
+
+    table = at.get_by_key("learn_layers").table[0].value
+    assert list(table["Layer"]) == ["Flatten", "Dense", "Dropout", "Dense", "**Total**"]
+    assert list(table["Output shape"][:4]) == ["(None, 784)", "(None, 128)", "(None, 128)",
+                                               "(None, 10)"]
+    assert list(table["Parameters"]) == ["0", "100,480", "0", "1,290", "**101,770**"]
+    assert "784 × 128 weights + 128 biases" in list(table["Where they come from"])
+
+    untrained = {m.label: m.value for m in at.get_by_key("learn_loss_untrained").metric}
+    assert untrained["ln 10"] == "2.30"
+    assert abs(float(untrained["Loss"]) - 2.30) < 1.0  # an untrained model: about ln 10
+    trained = {m.label: m.value for m in at.get_by_key("learn_loss_trained").metric}
+    assert float(trained["Loss"]) < 0.5  # the quickstart knows x_train[0] is a 5
+    explanations = block_text(at.get_by_key("learn_loss_text"))
+    assert "\\ln 10 \\approx 2.30" in explanations and "1/10" in explanations
+
+    at.number_input(key="learn_image").set_value(1).run()  # x_train[1] is a 0
+    assert not at.exception, at.exception
+    assert any("x_train[1], label 0" in caption for image in at.image
+               for caption in image.captions)
+    assert not at.error
+
+
+def test_evaluate_quickstart_confusion_and_gallery(app_env: Path) -> None:
+    at = new_app()
+    at.selectbox(key="model").set_value("quickstart").run()
+    assert not at.exception, at.exception
+    accuracy = block_text(at.get_by_key("eval_accuracy"))
+    assert float(re.search(r"(\d+\.\d)%", accuracy).group(1)) >= 97.5, accuracy
+    heatmap = at.get_by_key("confusion").get("vega_lite_chart")
+    assert heatmap and "Predicted digit" in heatmap[0].proto.spec
+
+    gallery = at.get_by_key("gallery")
+    total = int(re.search(r"\*\*([\d,]+)\*\* mistakes", block_text(gallery)).group(1))
+    assert 100 < total < 300  # 229 for the shipped quickstart
+    assert len(gallery.image[0].captions) == 30
+    at.selectbox(key="eval_true").set_value(4).run()
+    captions = at.get_by_key("gallery").image[0].captions
+    assert captions and all(caption.startswith("4 → ") for caption in captions)
+    at.selectbox(key="eval_pred").set_value(9).run()
+    captions = at.get_by_key("gallery").image[0].captions
+    assert captions and all(caption.startswith("4 → 9 (") for caption in captions)
+    fours_as_nines = int(re.search(r"\*\*(\d+)\*\* mistakes",
+                                   block_text(at.get_by_key("gallery"))).group(1))
+    assert fours_as_nines == len(captions) < 30
+
+    # "Most common mistakes" buttons set both filters.
+    button = next(b for b in at.button if b.key and b.key.startswith("mistake_"))
+    true, predicted = map(int, button.key.split("_")[1:])
+    button.click().run()
+    assert at.selectbox(key="eval_true").value == true
+    assert at.selectbox(key="eval_pred").value == predicted
+    assert not at.exception and not at.error
+
+
+def test_evaluation_is_cached(app_env: Path) -> None:
+    at = new_app()
+    at.selectbox(key="model").set_value("quickstart").run()  # evaluated (or cached) once
+    started = time.monotonic()
+    at.selectbox(key="eval_true").set_value(7).run()
+    assert time.monotonic() - started < 2.0
+    assert not at.exception, at.exception
+
+
+def test_compare_lists_saved_runs_and_picker_shows_only_mine(app_env: Path, small_mnist) -> None:
+    from mnist_core.jobs import save_result
+    from mnist_core.store import ModelStore
+    from mnist_core.training import TrainConfig, train
+
+    store = ModelStore(app_env)
+    refs = [
+        save_result(store, train(TrainConfig(epochs=2, dropout=dropout, train_limit=500,
+                                              test_limit=100), small_mnist),
+                    ref=f"runs/someone-d{dropout}")
+        for dropout in (0.0, 0.5)
+    ]
+    at = new_app()
+    def listed_runs(at: AppTest) -> int:
+        return sum("MLP 2 epochs" in label for label in at.selectbox(key="model").options)
+
+    assert listed_runs(at) == 0  # the picker lists others' runs only when asked to
+    at.checkbox(key="all_runs").check().run()
+    assert listed_runs(at) == 2
+
+    at.multiselect(key="compare_runs").set_value(refs).run()
+    assert not at.exception, at.exception
+    table = at.get_by_key("compare").table[0].value
+    assert len(table) == 2
+    assert [row.startswith("MLP 2 epochs, dropout ") for row in table["Run"]] == [True, True]
+    assert list(table["Dropout"]) == ["0", "0.5"]
+    assert all(value.endswith("%") for value in table["Test acc."])
+    assert not at.error
+
+
+def test_query_parameters_preset_the_controls(app_env: Path) -> None:
+    at = AppTest.from_file(str(APP), default_timeout=RUN_TIMEOUT)
+    at.query_params.update({"epochs": "3", "dropout": "0.5", "batch_size": "64",
+                            "tab": "train", "presenter": "1", "model": "quickstart"})
+    at.run()
+    assert not at.exception, at.exception
+    assert at.slider(key="epochs").value == 3
+    assert at.slider(key="dropout").value == pytest.approx(0.5)
+    assert keyed(at, "batch_size") is None  # presenter mode: no advanced controls
+    assert at.toggle(key="presenter").value is True
+    assert at.selectbox(key="model").value == "quickstart"
+    assert default_tab(at) == "Train"
+    assert keyed(at, "preset_warnings") is None
+    link = at.get_by_key("share_link").code[0].value
+    assert "epochs=3&dropout=0.5&batch_size=64&tab=train&presenter=1&model=quickstart" in link
+    assert "session=" not in link  # the session is personal
+
+    at.toggle(key="presenter").set_value(False).run()  # advanced controls come back...
+    assert at.select_slider(key="batch_size").value == 64  # ...at the link's value
+    at.slider(key="epochs").set_value(7).run()  # the link follows the controls
+    assert "epochs=7&" in at.get_by_key("share_link").code[0].value
+    assert re.fullmatch(r"[0-9a-f]{32}", at.query_params["session"])  # ?session= still works
+
+
+def test_garbage_query_parameters_never_crash(app_env: Path) -> None:
+    at = AppTest.from_file(str(APP), default_timeout=RUN_TIMEOUT)
+    at.query_params.update({"epochs": "500", "dropout": "lots", "batch_size": "-3",
+                            "learning_rate": "nan", "tab": "<script>", "presenter": "maybe",
+                            "model": "../../etc/passwd", "session": "not-a-session"})
+    at.run()
+    assert not at.exception, at.exception
+    assert at.slider(key="epochs").value == 20  # clamped
+    assert at.slider(key="dropout").value == pytest.approx(0.2)  # ignored: the default
+    assert at.select_slider(key="batch_size").value == 32
+    assert at.select_slider(key="learning_rate").value == pytest.approx(0.001)
+    assert default_tab(at) == "Learn"
+    warning = at.get_by_key("preset_warnings").warning[0].value
+    for name in ("epochs=500", "dropout=lots", "batch_size=-3", "learning_rate=nan",
+                 "tab=", "presenter=maybe", "model="):
+        assert name in warning, name
+    assert "<script>" not in warning
+    assert re.fullmatch(r"[0-9a-f]{32}", at.query_params["session"])
+    at.run()  # the warning is shown once, not on every rerun
+    assert keyed(at, "preset_warnings") is None
+
+
+def _show_presets(root: str, params: dict[str, str]) -> None:
+    """Script for AppTest.from_function: the app's parse of some query parameters."""
+    import sys
+
+    import streamlit as st
+
+    if root not in sys.path:
+        sys.path.insert(0, root)
+    from streamlit_app import parse_presets
+
+    st.json(parse_presets(params, ["quickstart", "runs/a-b"]).__dict__)
+
+
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        ({"epochs": "0"}, {"epochs": 1}),
+        ({"epochs": "2.6"}, {"epochs": 3}),
+        ({"dropout": "0.33"}, {"dropout": 0.35}),
+        ({"dropout": "-1"}, {"dropout": 0.0}),
+        ({"dropout": "inf"}, {"dropout": 0.2}),
+        ({"batch_size": "100"}, {"batch_size": 128}),
+        ({"learning_rate": "0.002"}, {"learning_rate": 0.003}),
+        ({"learning_rate": "1e-9"}, {"learning_rate": 0.0001}),
+        ({"tab": "EVALUATE"}, {"tab": "evaluate"}),
+        ({"presenter": "off"}, {"presenter": False}),
+        ({"presenter": ""}, {"presenter": True}),
+        ({"model": "runs/A-B"}, {"model": "runs/a-b"}),
+    ],
+)
+def test_parse_presets(params: dict[str, str], expected: dict[str, object]) -> None:
+    at = AppTest.from_function(_show_presets, args=(str(APP.parent), params)).run()
+    assert not at.exception, at.exception
+    parsed = json.loads(at.json[0].value)
+    for name, value in expected.items():
+        assert parsed[name] == pytest.approx(value) if isinstance(value, float) \
+            else parsed[name] == value, (name, parsed)
+    exact = params in ({"tab": "EVALUATE"}, {"presenter": "off"}, {"presenter": ""},
+                       {"model": "runs/A-B"})
+    assert bool(parsed["warnings"]) is not exact, parsed["warnings"]
