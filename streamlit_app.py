@@ -259,7 +259,8 @@ def model_choices(
     (only this session's and those in `keep` unless `everyone`)."""
     infos = {info.ref: info for info in model_store().list_models()}
     jobs = session_jobs(owner)
-    mine = {job.ref for job in jobs if job.ref}
+    mine = {job.ref for job in jobs if job.ref} | {
+        ref for ref, info in infos.items() if info.metadata and info.metadata.owner == owner}
     labels = {ref: f"★ {model_label(info)}" if ref in mine else model_label(info)
               for ref, info in infos.items()}
     shipped = [ref for ref, info in infos.items() if info.shipped]

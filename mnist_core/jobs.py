@@ -241,7 +241,7 @@ class JobManager:
             return
         job.result = result
         try:
-            job.ref = save_result(self.store, result)
+            job.ref = save_result(self.store, result, owner=job.owner)
         except MnistStudioError as e:
             job.save_error = str(e)
         self._finish(job, JobStatus.STOPPED if result.stopped else JobStatus.FINISHED)
@@ -279,7 +279,7 @@ def run_stem(config: TrainConfig) -> str:
     return f"{stem}-aug" if config.augment else stem
 
 
-def metadata_for(result: TrainResult, description: str = "") -> ModelMetadata:
+def metadata_for(result: TrainResult, description: str = "", owner: str = "") -> ModelMetadata:
     """The metadata saved beside a trained model."""
     return ModelMetadata(
         name="",
@@ -292,11 +292,14 @@ def metadata_for(result: TrainResult, description: str = "") -> ModelMetadata:
         seconds=round(result.seconds, 2),
         data_checksum=DATA_CHECKSUM,
         description=description,
+        owner=owner,
     )
 
 
-def save_result(store: ModelStore, result: TrainResult, ref: str | None = None) -> str:
+def save_result(
+    store: ModelStore, result: TrainResult, ref: str | None = None, owner: str = ""
+) -> str:
     """Save a finished run (to a fresh runs/ ref unless one is given); returns the ref."""
     ref = ref or store.new_run_ref(run_stem(result.config))
-    store.save(result.model, metadata_for(result), ref)
+    store.save(result.model, metadata_for(result, owner=owner), ref)
     return ref

@@ -45,6 +45,7 @@ class ModelMetadata:
     data_checksum: str | None = None
     created: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat())
     description: str = ""
+    owner: str = ""  # the app session that trained it, so "my runs" survive a restart
     format: int = METADATA_FORMAT
 
     @classmethod
