@@ -56,6 +56,25 @@ def copy_shipped_models(folder: Path) -> Path:
     return folder
 
 
+def mnist_copies(pid: int) -> int:
+    """How many float32 copies of MNIST's training images (179 MiB) a process holds.
+
+    numpy gives an array that large its own anonymous memory mapping: count the resident
+    anonymous mappings of at least that size (two merged neighbours count twice).
+    """
+    block = 60_000 * 784 * 4 / 2**20  # MiB
+    copies, size, anonymous = 0, 0.0, False
+    for line in Path(f"/proc/{pid}/smaps").read_text().splitlines():
+        fields = line.split()
+        if fields and "-" in fields[0] and not fields[0].endswith(":"):
+            anonymous = len(fields) == 5  # no path: anonymous memory
+        elif fields[:1] == ["Size:"]:
+            size = int(fields[1]) / 1024
+        elif fields[:1] == ["Rss:"] and anonymous:
+            copies += int(min(size, int(fields[1]) / 1024) // (block * 0.99))
+    return copies
+
+
 def rss_mb(pid: int) -> float:
     """Resident memory (MB) of a process and all its descendants, from /proc."""
     total_kb, todo = 0, [pid]
@@ -290,22 +309,25 @@ def coarse(path: Sequence[Sequence[float]], max_points: int = 24) -> list[tuple[
     return [points[round(i * step)] for i in range(max_points)]
 
 
-def draw_path(page: Any, box: dict, path: Sequence[Sequence[float]], size: float = 280) -> None:
-    """One stroke with the mouse through canvas-pixel points (a 280 px canvas)."""
-    points = coarse(path)
+def stroke_points(box: dict, path: Sequence[Sequence[float]],
+                  size: float = 280) -> list[tuple[float, float]]:
+    """Page coordinates of a stroke given in canvas pixels (a 280 px canvas)."""
     scale_x, scale_y = box["width"] / size, box["height"] / size
-    xs = [box["x"] + x * scale_x for x, _ in points]
-    ys = [box["y"] + y * scale_y for _, y in points]
-    page.mouse.move(xs[0], ys[0])
+    return [(box["x"] + x * scale_x, box["y"] + y * scale_y) for x, y in coarse(path)]
+
+
+def draw_path(page: Any, box: dict, path: Sequence[Sequence[float]],
+              timeout: float = 30_000) -> None:
+    """One stroke with the mouse through canvas-pixel points."""
+    points = stroke_points(box, path)
+    page.mouse.move(*points[0])
     # The canvas's toolbar sits invisible (opacity 0) over the top-right corner of the
     # canvas until the pointer has hovered the canvas for ~0.2 s: wait until the start
     # point really hits the drawing surface, or the stroke would be eaten.
-    page.wait_for_function(HITS_CANVAS, arg=[xs[0], ys[0]], polling=20, timeout=5_000)
+    page.wait_for_function(HITS_CANVAS, arg=list(points[0]), polling=50, timeout=timeout)
     page.mouse.down()
-    for x, y in zip(xs[1:], ys[1:], strict=True):
+    for x, y in points[1:] or [(points[0][0] + 1, points[0][1] + 1)]:
         page.mouse.move(x, y, steps=2)
-    if len(points) == 1:
-        page.mouse.move(xs[0] + 1, ys[0] + 1)
     page.mouse.up()
 
 
@@ -319,14 +341,41 @@ class StrokeResult:
     text: str  # what the prediction element says afterwards
     by: str  # "text" (the prediction's text changed) or "image" (only the model view did)
 
+    @classmethod
+    def from_js(cls, result: dict) -> StrokeResult:
+        return cls(result["ms"], result["send"], result["recv"], result["text"], result["by"])
 
-def watch_state(page: Any) -> dict:
-    """The watcher's current counts and last text/src."""
-    return page.evaluate(
-        "() => { const w = window.__drawWatch; const m = w.marks[w.marks.length - 1];"
-        " return {ups: w.ups.length, sends: w.sends.length, marks: w.marks.length,"
-        " text: m ? m.text : '', src: m ? m.src : ''}; }"
-    )
+
+# The watcher's current counts and last text/src, before a stroke.
+WATCH_STATE_JS = """() => {
+  const w = window.__drawWatch;
+  const m = w.marks[w.marks.length - 1];
+  return {ups: w.ups.length, sends: w.sends.length, marks: w.marks.length,
+          text: m ? m.text : "", src: m ? m.src : ""};
+}"""
+# True once the stroke's answer is on screen (the model's view changed after mouse-up).
+STROKE_DONE_JS = """(before) => {
+  const w = window.__drawWatch;
+  if (w.ups.length <= before.ups) return false;
+  const up = w.ups[w.ups.length - 1];
+  return w.marks.slice(before.marks).some(m => m.t >= up && m.src && m.src !== before.src);
+}"""
+# The stroke's timings (see StrokeResult).
+STROKE_RESULT_JS = """(before) => {
+  const w = window.__drawWatch;
+  const up = w.ups[w.ups.length - 1];
+  const after = w.marks.slice(before.marks).filter(m => m.t >= up);
+  const byText = after.find(m => m.text !== before.text && /^\\d/.test(m.text));
+  const byImage = after.find(m => m.src && m.src !== before.src);
+  const hit = byText || byImage;
+  const send = w.sends.slice(before.sends).find(t => t >= up);
+  // The last message from the server before the answer showed: it carried it.
+  const recv = w.recvs.filter(t => t >= up && t <= hit.t).pop();
+  return {ms: hit.t - up, send: send === undefined ? null : send - up,
+          recv: recv === undefined ? null : recv - up,
+          by: byText ? "text" : "image", text: after[after.length - 1].text};
+}"""
+IDLE = ".stApp[data-test-script-state='notRunning']"  # no script run going for the page
 
 
 def timed_stroke(page: Any, box: dict, path: Sequence[Sequence[float]],
@@ -337,43 +386,15 @@ def timed_stroke(page: Any, box: dict, path: Sequence[Sequence[float]],
     prediction element's text after it, or, when a stroke leaves the text as it was,
     to the change of the model's-view image (drawn by the same script run).
     """
-    before = watch_state(page)
-    draw_path(page, box, path)
-    page.wait_for_function(
-        """([ups, marks, src]) => {
-          const w = window.__drawWatch;
-          if (w.ups.length <= ups) return false;
-          const up = w.ups[w.ups.length - 1];
-          return w.marks.slice(marks).some(m => m.t >= up && m.src && m.src !== src);
-        }""",
-        arg=[before["ups"], before["marks"], before["src"]],
-        timeout=timeout,
-        polling=50,
-    )
-    result = page.evaluate(
-        """([marks, sends, text, src]) => {
-          const w = window.__drawWatch;
-          const up = w.ups[w.ups.length - 1];
-          const after = w.marks.slice(marks).filter(m => m.t >= up);
-          const byText = after.find(m => m.text !== text && /^\\d/.test(m.text));
-          const byImage = after.find(m => m.src && m.src !== src);
-          const hit = byText || byImage;
-          const send = w.sends.slice(sends).find(t => t >= up);
-          // The last message from the server before the answer showed: it carried it.
-          const recv = w.recvs.filter(t => t >= up && t <= hit.t).pop();
-          return {ms: hit.t - up, send: send === undefined ? null : send - up,
-                  recv: recv === undefined ? null : recv - up,
-                  by: byText ? "text" : "image", text: after[after.length - 1].text};
-        }""",
-        [before["marks"], before["sends"], before["text"], before["src"]],
-    )
-    return StrokeResult(result["ms"], result["send"], result["recv"], result["text"],
-                        result["by"])
+    before = page.evaluate(WATCH_STATE_JS)
+    draw_path(page, box, path, timeout=timeout)
+    page.wait_for_function(STROKE_DONE_JS, arg=before, timeout=timeout, polling=50)
+    return StrokeResult.from_js(page.evaluate(STROKE_RESULT_JS, before))
 
 
 def wait_idle(page: Any, timeout: float = 60_000) -> None:
     """Wait until no script run (full or fragment) is going for this page."""
-    page.wait_for_selector(".stApp[data-test-script-state='notRunning']", timeout=timeout)
+    page.wait_for_selector(IDLE, timeout=timeout)
 
 
 def draw_digit(page: Any, strokes: Sequence[Sequence[Sequence[float]]],
@@ -385,12 +406,19 @@ def draw_digit(page: Any, strokes: Sequence[Sequence[Sequence[float]]],
     return [timed_stroke(page, box, path, timeout) for path in strokes]
 
 
-def canvas_generation(page: Any) -> str:
-    """The canvas widget's current key ("canvas-0", "canvas-1", ...; Clear makes a new one)."""
-    return page.evaluate(
-        """() => { const c = document.querySelector(".st-key-canvas [class*='st-key-canvas-']");
-          return c ? [...c.classList].find(k => k.startsWith("st-key-canvas-")) : ""; }"""
-    )
+# The canvas widget's current key ("st-key-canvas-0", ...; Clear makes a new one).
+CANVAS_KEY_JS = """() => {
+  const c = document.querySelector(".st-key-canvas [class*='st-key-canvas-']");
+  return c ? [...c.classList].find(k => k.startsWith("st-key-canvas-")) : "";
+}"""
+# True once Clear's rerun has put a fresh canvas (a new key) and the hint on the page.
+CLEARED_JS = """([old, prediction]) => {
+  const c = document.querySelector(".st-key-canvas [class*='st-key-canvas-']");
+  const p = document.querySelector(prediction);
+  return !!c && !c.classList.contains(old) && c.dataset.stale !== "true"
+    && !!p && p.textContent.includes("Draw a digit");
+}"""
+CLEAR_BUTTON = ".st-key-clear button"
 
 
 def clear_canvas(page: Any, timeout: float = 30_000) -> dict:
@@ -399,17 +427,9 @@ def clear_canvas(page: Any, timeout: float = 30_000) -> dict:
     Clear gives the canvas a new widget key: the old canvas stays in the page until the
     rerun has replaced it, and a stroke drawn on it meanwhile would be lost.
     """
-    old = canvas_generation(page)
-    page.locator(".st-key-clear").get_by_role("button").click()
-    page.wait_for_function(
-        """([old, prediction]) => {
-          const c = document.querySelector(".st-key-canvas [class*='st-key-canvas-']");
-          const p = document.querySelector(prediction);
-          return c && !c.classList.contains(old) && c.dataset.stale !== "true"
-            && p && p.textContent.includes("Draw a digit");
-        }""",
-        arg=[old, PREDICTION], timeout=timeout,
-    )
+    old = page.evaluate(CANVAS_KEY_JS)
+    page.locator(CLEAR_BUTTON).click()
+    page.wait_for_function(CLEARED_JS, arg=[old, PREDICTION], timeout=timeout)
     return canvas_box(page, timeout)
 
 

@@ -1,0 +1,422 @@
+"""Load test for issue 7: many real browser sessions on one server, some of them training.
+
+    .venv/bin/python bench/load.py                  # 40 sessions, ~4 minutes
+    .venv/bin/python bench/load.py --sessions 10 --duration 30
+
+Starts `streamlit run streamlit_app.py` on 127.0.0.1 with a throwaway models folder, then
+opens N sessions (browser contexts) in one headless Chromium. Every session draws
+synthetic digits (mnist_core.strokes) stroke by stroke, with a short pause between strokes
+and a longer one between digits, and times each stroke from mouse-up to the new prediction
+on screen. Meanwhile `--trainers` of them press Train (a short run each): the server runs
+one at a time per two cores and queues the rest. At the end every trainer's page must show
+its run finished and saved, and every saved run must load.
+
+Prints errors, prediction latency p50/p95 (overall, and while training ran), what the queue
+did, and the server's memory; exits 1 when a target is missed (errors > 0, p95 over
+--target-p95, a run not saved), 2 when it ran out of time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(PROJECT_ROOT))
+
+from bench.appserver import (  # noqa: E402
+    CANVAS,
+    CANVAS_KEY_JS,
+    CLEAR_BUTTON,
+    CLEARED_JS,
+    CHROMIUM_ARGS,
+    ERROR_SELECTOR,
+    HITS_CANVAS,
+    IDLE,
+    PREDICTION,
+    STROKE_DONE_JS,
+    STROKE_RESULT_JS,
+    VIEWPORT,
+    WATCH_SCRIPT,
+    WATCH_STATE_JS,
+    AppServer,
+    StrokeResult,
+    chromium_path,
+    copy_shipped_models,
+    mnist_copies,
+    stroke_points,
+)
+from mnist_core.strokes import drawn_digit_paths  # noqa: E402
+
+STEP_TIMEOUT = 30_000  # ms for one page step (a stroke's answer, a clear, a tab)
+OPEN_TIMEOUT = 120_000  # ms for a session to open (the first waits for TensorFlow)
+OPENING_AT_ONCE = 4  # sessions opening at the same time
+
+
+@dataclass
+class Stroke:
+    """One timed stroke of one session."""
+
+    session: int
+    at: float  # time.monotonic() just after mouse-up
+    result: StrokeResult
+
+
+@dataclass
+class Run:
+    """What one training session saw of its run."""
+
+    session: int
+    clicked: float = 0.0  # time.monotonic() of the Train click
+    first_status: str = ""  # "queued (position N)" or "running"
+    finished: float | None = None
+    saved_as: str | None = None
+    page_says: str = ""
+
+
+@dataclass
+class Results:
+    strokes: list[Stroke] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    runs: list[Run] = field(default_factory=list)
+    rss: list[tuple[float, float]] = field(default_factory=list)  # (time, MB)
+    opened: int = 0
+
+    def error(self, session: int, what: str) -> None:
+        message = f"session {session}: {what}"
+        if message not in self.errors:
+            self.errors.append(message)
+        print(f"  ERROR {message}", flush=True)
+
+
+# --- One page, async (bench/appserver.py has the same steps for Playwright's sync API) ---
+
+
+async def canvas_box(page) -> dict:
+    await page.wait_for_selector(".st-key-canvas [data-stale='true']", state="detached",
+                                 timeout=STEP_TIMEOUT)
+    surface = page.locator(CANVAS)
+    await surface.wait_for(state="visible", timeout=STEP_TIMEOUT)
+    return await surface.bounding_box()
+
+
+async def clear_canvas(page) -> dict:
+    old = await page.evaluate(CANVAS_KEY_JS)
+    await page.locator(CLEAR_BUTTON).click(timeout=STEP_TIMEOUT)
+    await page.wait_for_function(CLEARED_JS, arg=[old, PREDICTION], timeout=STEP_TIMEOUT)
+    box = await canvas_box(page)
+    await page.wait_for_selector(IDLE, timeout=STEP_TIMEOUT)
+    return box
+
+
+async def timed_stroke(page, box: dict, path) -> StrokeResult:
+    before = await page.evaluate(WATCH_STATE_JS)
+    points = stroke_points(box, path)
+    await page.mouse.move(*points[0])
+    await page.wait_for_function(HITS_CANVAS, arg=list(points[0]), polling=50,
+                                 timeout=STEP_TIMEOUT)
+    await page.mouse.down()
+    for x, y in points[1:] or [(points[0][0] + 1, points[0][1] + 1)]:
+        await page.mouse.move(x, y, steps=2)
+    await page.mouse.up()
+    await page.wait_for_function(STROKE_DONE_JS, arg=before, timeout=STEP_TIMEOUT, polling=50)
+    return StrokeResult.from_js(await page.evaluate(STROKE_RESULT_JS, before))
+
+
+async def open_tab(page, name: str) -> None:
+    await page.get_by_role("tab", name=re.compile(name)).click(timeout=STEP_TIMEOUT)
+
+
+async def page_errors(page) -> list[str]:
+    texts = await page.locator(ERROR_SELECTOR).all_inner_texts()
+    if await page.get_by_text("Connection error").count():
+        texts.append("Connection error")
+    return [text.strip()[:200] for text in texts]
+
+
+# --- Sessions --------------------------------------------------------------------------
+
+
+async def open_session(browser, url: str, index: int, results: Results, gate: asyncio.Semaphore):
+    async with gate:
+        context = await browser.new_context(viewport=VIEWPORT)
+        await context.add_init_script(WATCH_SCRIPT)
+        page = await context.new_page()
+        page.on("pageerror", lambda error: results.error(index, f"JavaScript: {error}"))
+        await page.goto(url, timeout=OPEN_TIMEOUT)
+        await open_tab(page, "Draw")
+        await page.locator(CANVAS).wait_for(state="visible", timeout=OPEN_TIMEOUT)
+        await page.wait_for_selector(IDLE, timeout=OPEN_TIMEOUT)
+        results.opened += 1
+        return context, page
+
+
+async def start_training(page, run: Run, epochs: int) -> None:
+    """Train tab: epochs slider to `epochs`, press Train, note whether it queued."""
+    await open_tab(page, "Train")
+    thumb = page.locator(".st-key-epochs input[type='range']")
+    await thumb.focus()
+    await thumb.press("Home")
+    for _ in range(epochs - 1):
+        await thumb.press("ArrowRight")
+    value = page.locator(".st-key-epochs [data-testid='stSliderThumbValue']")
+    await page.wait_for_function(
+        "([el, want]) => el && el.textContent.trim() === want",
+        arg=[await value.element_handle(), str(epochs)], timeout=STEP_TIMEOUT)
+    await page.wait_for_selector(IDLE, timeout=STEP_TIMEOUT)
+    run.clicked = time.monotonic()
+    await page.locator(".st-key-train button").click(timeout=STEP_TIMEOUT)
+    panel = page.get_by_role("tabpanel", name=re.compile("Train"))
+    queued = panel.get_by_text(re.compile(r"Queued, position \d+"))
+    running = panel.locator("[data-testid='stProgress'], .st-key-test_accuracy")
+    await queued.or_(running).first.wait_for(timeout=STEP_TIMEOUT)
+    if await queued.count():
+        run.first_status = (await queued.first.inner_text()).strip().splitlines()[0]
+    else:
+        run.first_status = "started at once"
+    await open_tab(page, "Draw")
+    await page.locator(CANVAS).wait_for(state="visible", timeout=STEP_TIMEOUT)
+
+
+async def finish_training(page, run: Run, timeout_s: float) -> None:
+    """Back to the Train tab: wait for the run's result and where it was saved."""
+    await open_tab(page, "Train")
+    accuracy = page.locator(".st-key-test_accuracy")
+    await accuracy.wait_for(state="visible", timeout=timeout_s * 1000)
+    run.finished = time.monotonic()
+    panel = page.get_by_role("tabpanel", name=re.compile("Train"))
+    text = await panel.inner_text()
+    run.page_says = " ".join(line for line in text.splitlines()
+                             if "Finished" in line or "Saved as" in line or "save" in line)
+    match = re.search(r"Saved as (\S+)", text)
+    run.saved_as = match.group(1).rstrip(".") if match else None
+
+
+async def session(index: int, page, deadline: float, results: Results, run: Run | None,
+                  args: argparse.Namespace) -> None:
+    rng = random.Random(index)
+    digits = drawn_digit_paths(60, seed=1000 + index)
+    try:
+        if run is not None:
+            await asyncio.sleep(rng.uniform(0, 3))
+            await start_training(page, run, args.epochs)
+        for _, strokes in digits:
+            if time.monotonic() > deadline:
+                break
+            box = await clear_canvas(page)
+            for path in strokes:
+                result = await timed_stroke(page, box, path)
+                results.strokes.append(Stroke(index, time.monotonic(), result))
+                if not re.match(r"\d", result.text):
+                    results.error(index, f"no digit shown after a stroke: {result.text!r}")
+                await asyncio.sleep(rng.uniform(*args.stroke_pause))
+            for problem in await page_errors(page):
+                results.error(index, problem)
+            await asyncio.sleep(rng.uniform(*args.digit_pause))
+        if run is not None:
+            await finish_training(page, run, args.train_timeout)
+        for problem in await page_errors(page):
+            results.error(index, problem)
+    except Exception as e:  # a timeout: a prediction (or a page) never came
+        results.error(index, f"{type(e).__name__}: {str(e).splitlines()[0]}")
+
+
+async def sample_rss(server: AppServer, results: Results, stop: asyncio.Event) -> None:
+    while not stop.is_set():
+        results.rss.append((time.monotonic(), server.rss_mb()))
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=2)
+        except TimeoutError:
+            pass
+
+
+async def drive(server: AppServer, args: argparse.Namespace, results: Results) -> None:
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=chromium_path(),
+                                                   args=CHROMIUM_ARGS)
+        stop = asyncio.Event()
+        sampler = asyncio.create_task(sample_rss(server, results, stop))
+        gate = asyncio.Semaphore(OPENING_AT_ONCE)
+        started = time.monotonic()
+        opened = await asyncio.gather(
+            *(open_session(browser, server.url, i, results, gate) for i in range(args.sessions)),
+            return_exceptions=True)
+        pages = []
+        for index, item in enumerate(opened):
+            if isinstance(item, BaseException):
+                results.error(index, f"could not open: {type(item).__name__}: {item}")
+            else:
+                pages.append((index, item[1]))
+        print(f"{len(pages)} sessions open after {time.monotonic() - started:.0f} s; "
+              f"drawing for {args.duration:.0f} s", flush=True)
+        deadline = time.monotonic() + args.duration
+        trainers = set(range(0, args.sessions, max(1, args.sessions // max(1, args.trainers))))
+        trainers = set(sorted(trainers)[: args.trainers])
+        tasks = []
+        for index, page in pages:
+            run = None
+            if index in trainers:
+                run = Run(index)
+                results.runs.append(run)
+            tasks.append(session(index, page, deadline, results, run, args))
+        await asyncio.gather(*tasks)
+        stop.set()
+        await sampler
+        await browser.close()
+
+
+# --- Report ----------------------------------------------------------------------------
+
+
+CHECK_RUNS = """
+import json, sys
+from mnist_core.store import ModelStore
+store = ModelStore(sys.argv[1])
+report = []
+for info in store.list_models():
+    if info.shipped:
+        continue
+    entry = {"ref": info.ref, "metadata": info.metadata is not None}
+    try:
+        entry["params"] = store.load(info.ref).count_params()
+    except Exception as e:
+        entry["error"] = str(e)
+    report.append(entry)
+print(json.dumps(report))
+"""
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
+
+
+def summarize(values: list[float]) -> str:
+    if not values:
+        return "no strokes"
+    return (f"p50 {statistics.median(values):.0f} ms, p95 {percentile(values, 95):.0f} ms, "
+            f"max {max(values):.0f} ms ({len(values)} strokes)")
+
+
+def report(results: Results, models: Path, args: argparse.Namespace, copies: int) -> int:
+    """Print the figures; return the exit code."""
+    failed = []
+    latency = [s.result.latency_ms for s in results.strokes]
+    print(f"\nsessions: {results.opened} of {args.sessions} opened; "
+          f"strokes: {len(results.strokes)}")
+    print(f"errors: {len(results.errors)}")
+    for error in results.errors[:20]:
+        print(f"  {error}")
+    if results.errors:
+        failed.append(f"{len(results.errors)} errors")
+    print(f"prediction latency, mouse-up -> new prediction on screen: {summarize(latency)} "
+          f"(target p95 <= {args.target_p95:.0f} ms)")
+    if not latency or percentile(latency, 95) > args.target_p95:
+        failed.append("prediction latency p95")
+    clicks = [run.clicked for run in results.runs if run.clicked]
+    ends = [run.finished for run in results.runs if run.finished]
+    if clicks:
+        start, end = min(clicks), max(ends) if len(ends) == len(results.runs) else float("inf")
+        during = [s.result.latency_ms for s in results.strokes if start <= s.at <= end]
+        outside = [s.result.latency_ms for s in results.strokes if not start <= s.at <= end]
+        print(f"  while training ran: {summarize(during)}")
+        print(f"  otherwise:          {summarize(outside)}")
+    parts = {
+        "canvas's own delay": [s.result.send_ms for s in results.strokes],
+        "sent -> answer received": [s.result.reply_ms - s.result.send_ms for s in results.strokes
+                                    if s.result.reply_ms is not None
+                                    and s.result.send_ms is not None],
+        "received -> on screen": [s.result.latency_ms - s.result.reply_ms
+                                  for s in results.strokes if s.result.reply_ms is not None],
+    }
+    print("  medians: " + ", ".join(
+        f"{name} {statistics.median([v for v in values if v is not None]):.0f} ms"
+        for name, values in parts.items() if any(v is not None for v in values)))
+
+    print("training queue:")
+    checked = subprocess.run([sys.executable, "-c", CHECK_RUNS, str(models)], cwd=PROJECT_ROOT,
+                             capture_output=True, text=True, timeout=300)
+    saved = json.loads(checked.stdout) if checked.returncode == 0 else []
+    if checked.returncode != 0:
+        failed.append("could not check the saved runs")
+        print(checked.stderr[-2000:])
+    loadable = {entry["ref"].removeprefix("runs/") for entry in saved if "params" in entry}
+    for run in sorted(results.runs, key=lambda run: run.clicked):
+        took = f"{run.finished - run.clicked:.0f} s" if run.finished else "never finished"
+        ok = run.saved_as is not None and run.saved_as in loadable
+        print(f"  session {run.session}: {run.first_status or 'did not start'}; finished "
+              f"{took} after the click; page: {run.page_says or '-'}; saved file loads: "
+              f"{'yes' if ok else 'NO'}")
+        if not ok:
+            failed.append(f"run of session {run.session}")
+    leftovers = list((models / "runs").glob(".tmp-*")) if (models / "runs").is_dir() else []
+    print(f"  runs/ holds {len(saved)} runs, {len(loadable)} load; temp files left: "
+          f"{len(leftovers)}")
+    if len(saved) != len(results.runs) or len(loadable) != len(saved) or leftovers:
+        failed.append("runs/ folder")
+
+    if results.rss:
+        values = [mb for _, mb in results.rss]
+        print(f"server memory (RSS): {values[0]:.0f} MB at the start, max {max(values):.0f} MB, "
+              f"{values[-1]:.0f} MB at the end; float32 copies of MNIST's training images: "
+              f"{copies}")
+    print("result: " + ("ALL TARGETS MET" if not failed else "MISSED: " + "; ".join(failed)))
+    return 1 if failed else 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sessions", type=int, default=40, help="browser sessions (40)")
+    parser.add_argument("--trainers", type=int, default=3,
+                        help="sessions that also start a training run (3)")
+    parser.add_argument("--epochs", type=int, default=2, help="epochs of each run (2)")
+    parser.add_argument("--duration", type=float, default=90,
+                        help="seconds every session keeps drawing (90)")
+    parser.add_argument("--stroke-pause", type=float, nargs=2, default=(0.3, 1.0),
+                        metavar=("MIN", "MAX"), help="seconds between strokes (0.3 1.0)")
+    parser.add_argument("--digit-pause", type=float, nargs=2, default=(1.0, 3.0),
+                        metavar=("MIN", "MAX"),
+                        help="seconds looking at the answer before the next digit (1 3)")
+    parser.add_argument("--train-timeout", type=float, default=120,
+                        help="seconds a run may still take once the drawing stops (120)")
+    parser.add_argument("--time-limit", type=float, default=300,
+                        help="give up (exit 2) after this many seconds in all (300)")
+    parser.add_argument("--target-p95", type=float, default=1000,
+                        help="prediction latency p95 target in ms (1000)")
+    args = parser.parse_args()
+    if chromium_path() is None:
+        parser.error("chromium is not installed (apt-get install chromium)")
+
+    base = Path(tempfile.mkdtemp(prefix="bench-load-"))
+    models = copy_shipped_models(base / "models")
+    server = AppServer(models, base / "server.log").start()
+    results = Results()
+    copies = 0
+    print(f"server log: {server.log}", flush=True)
+    try:
+        server.wait_healthy()
+        asyncio.run(asyncio.wait_for(drive(server, args, results), timeout=args.time_limit))
+        copies = mnist_copies(server.pid)
+    except TimeoutError:
+        print(f"ran out of time ({args.time_limit:.0f} s)")
+        return 2
+    finally:
+        server.stop()
+    return report(results, models, args, copies)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
