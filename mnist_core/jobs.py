@@ -40,7 +40,7 @@ def default_max_jobs() -> int:
     return max(1, (os.cpu_count() or 2) // 2)
 
 
-class JobStatus(str, enum.Enum):
+class JobStatus(enum.StrEnum):
     """Where a job is in its life."""
 
     QUEUED = "queued"

@@ -15,7 +15,7 @@ import tempfile
 import threading
 import zipfile
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +43,7 @@ class ModelMetadata:
     seconds: float | None = None
     params: int | None = None
     data_checksum: str | None = None
-    created: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat())
+    created: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
     description: str = ""
     owner: str = ""  # the app session that trained it, so "my runs" survive a restart
     format: int = METADATA_FORMAT
