@@ -75,21 +75,36 @@ def mnist_copies(pid: int) -> int:
     return copies
 
 
-def rss_mb(pid: int) -> float:
-    """Resident memory (MB) of a process and all its descendants, from /proc."""
-    total_kb, todo = 0, [pid]
+def process_tree(pid: int) -> list[int]:
+    """A process and all its descendants (from /proc)."""
+    found, todo = [], [pid]
     while todo:
         current = todo.pop()
-        try:
-            status = Path(f"/proc/{current}/status").read_text()
-        except OSError:
-            continue  # gone
-        for line in status.splitlines():
-            if line.startswith("VmRSS:"):
-                total_kb += int(line.split()[1])
+        found.append(current)
         for task in Path(f"/proc/{current}/task").glob("*"):
             with suppress(OSError):
                 todo += [int(child) for child in (task / "children").read_text().split()]
+    return found
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) used so far by a process and its live descendants."""
+    total = 0
+    for current in process_tree(pid):
+        with suppress(OSError):
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime (clock ticks)
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory (MB) of a process and all its descendants, from /proc."""
+    total_kb = 0
+    for current in process_tree(pid):
+        with suppress(OSError):
+            for line in Path(f"/proc/{current}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total_kb += int(line.split()[1])
     return total_kb / 1024
 
 
@@ -214,15 +229,18 @@ PREDICTION = ".st-key-prediction"
 MODEL_VIEW = "[data-testid='stImage'] img"
 ERROR_SELECTOR = "[data-testid='stException'], [data-testid='stAlertContentError']"
 
-# Installed in every page: stamps each mouse-up, each websocket message, and each change
-# of what the prediction element says or of the "what the model sees" image with
-# performance.now(). Changes are looked at once per animation frame, i.e. when the
-# browser is about to paint them: the stamp is when the answer reaches the screen.
+# Installed in every page (window.__drawWatch): stamps each mouse-up, each websocket
+# message, and each change of what the prediction element says or of the "what the model
+# sees" image with performance.now(). Changes are looked at once per animation frame,
+# i.e. when the browser is about to paint them: the stamp is when the answer reaches the
+# screen. It also holds the logic that decides when a stroke's answer is there, so that
+# the sync (tests, bench/run.py) and async (bench/load.py) drivers share it.
 WATCH_SCRIPT = """
 (() => {
   if (window.__drawWatch) return;
-  const watch = window.__drawWatch = {ups: [], sends: [], recvs: [], marks: [], last: ""};
-  const state = () => {
+  const watch = window.__drawWatch = {ups: [], sends: [], recvs: [], marks: [], last: "",
+                                      waiters: []};
+  const read = () => {
     const p = document.querySelector(%(prediction)r);
     // The model's view: the image nearest the prediction (other tabs show images too).
     let area = p;
@@ -234,12 +252,51 @@ WATCH_SCRIPT = """
     return [text, img ? img.getAttribute("src") || "" : ""];
   };
   const check = () => {
-    const [text, src] = state();
+    const [text, src] = read();
     const key = text + "\\u0000" + src;
     if (key !== watch.last) {
       watch.last = key;
       watch.marks.push({t: performance.now(), text, src});
+      watch.waiters = watch.waiters.filter(test => !test());
     }
+  };
+  // Counts and the last text/src, taken before a stroke.
+  watch.state = () => {
+    const m = watch.marks[watch.marks.length - 1];
+    return {ups: watch.ups.length, sends: watch.sends.length, marks: watch.marks.length,
+            text: m ? m.text : "", src: m ? m.src : ""};
+  };
+  // Whether the stroke after `before` has its answer on screen: the model's view changed.
+  watch.strokeDone = (before) => {
+    if (watch.ups.length <= before.ups) return false;
+    const up = watch.ups[watch.ups.length - 1];
+    return watch.marks.slice(before.marks).some(m => m.t >= up && m.src && m.src !== before.src);
+  };
+  // Resolves once strokeDone(before), rejects after timeout ms.
+  watch.waitStroke = (before, timeout) => new Promise((resolve, reject) => {
+    if (watch.strokeDone(before)) return resolve();
+    const timer = setTimeout(() => reject(new Error(`no answer within ${timeout} ms`)), timeout);
+    watch.waiters.push(() => {
+      if (!watch.strokeDone(before)) return false;
+      clearTimeout(timer);
+      resolve();
+      return true;
+    });
+  });
+  // The stroke's timings: mouse-up -> the prediction's text changed (or, if a stroke left
+  // it as it was, the model's view changed); -> the canvas sent its drawing; -> the last
+  // server message before the answer showed (the one that carried it).
+  watch.result = (before) => {
+    const up = watch.ups[watch.ups.length - 1];
+    const after = watch.marks.slice(before.marks).filter(m => m.t >= up);
+    const byText = after.find(m => m.text !== before.text && /^\\d/.test(m.text));
+    const byImage = after.find(m => m.src && m.src !== before.src);
+    const hit = byText || byImage;
+    const send = watch.sends.slice(before.sends).find(t => t >= up);
+    const recv = watch.recvs.filter(t => t >= up && t <= hit.t).pop();
+    return {ms: hit.t - up, send: send === undefined ? null : send - up,
+            recv: recv === undefined ? null : recv - up,
+            by: byText ? "text" : "image", text: after[after.length - 1].text};
   };
   window.addEventListener("mouseup", () => watch.ups.push(performance.now()), true);
   const send = WebSocket.prototype.send;  // when the canvas's update leaves for the server
@@ -269,6 +326,36 @@ WATCH_SCRIPT = """
 })();
 """.replace("%(prediction)r", repr(PREDICTION)).replace("%(view)r", repr(MODEL_VIEW))
 
+# A whole stroke inside the page, for many sessions at once (bench/load.py): pointer and
+# mouse events dispatched straight to the drawing surface (what the canvas library listens
+# to), then wait for the answer; one call instead of one per mouse move and a polling wait.
+STROKE_IN_PAGE_JS = """async ([points, timeout]) => {
+  const watch = window.__drawWatch;
+  const find = (root) => {
+    for (const e of root.querySelectorAll("*")) {
+      if (e.tagName === "CANVAS" && e.classList.contains("upper-canvas")) return e;
+      const inner = e.shadowRoot && find(e.shadowRoot);
+      if (inner) return inner;
+    }
+    return null;
+  };
+  const surface = find(document.querySelector(".st-key-canvas"));
+  if (!surface) throw new Error("no drawing surface");
+  const fire = (type, [x, y], buttons) => {
+    const init = {bubbles: true, composed: true, cancelable: true, clientX: x, clientY: y,
+                  button: 0, buttons, view: window};
+    surface.dispatchEvent(new PointerEvent("pointer" + type,
+      {...init, pointerId: 1, pointerType: "mouse", isPrimary: true}));
+    surface.dispatchEvent(new MouseEvent("mouse" + type, init));
+  };
+  const before = watch.state();
+  fire("down", points[0], 1);
+  for (const point of points.slice(1)) fire("move", point, 1);
+  fire("up", points[points.length - 1], 0);
+  await watch.waitStroke(before, timeout);
+  return watch.result(before);
+}"""
+
 
 HITS_CANVAS = """([x, y]) => {
   let e = document.elementFromPoint(x, y);
@@ -286,13 +373,27 @@ def install_watch(context_or_page: Any) -> None:
     context_or_page.add_init_script(WATCH_SCRIPT)
 
 
+# True once exactly one drawing surface is on the page and nothing is stale: after a
+# rerun that rebuilt the canvas, the old one lingers for a moment.
+ONE_CANVAS_JS = """() => {
+  if (document.querySelector(".st-key-canvas [data-stale='true']")) return false;
+  const surfaces = [];
+  const walk = (root) => {
+    for (const e of root.querySelectorAll("*")) {
+      if (e.tagName === "CANVAS" && e.classList.contains("upper-canvas")) surfaces.push(e);
+      if (e.shadowRoot) walk(e.shadowRoot);
+    }
+  };
+  const box = document.querySelector(".st-key-canvas");
+  if (box) walk(box);
+  return surfaces.length === 1 && surfaces[0].getBoundingClientRect().width > 0;
+}"""
+
+
 def canvas_box(page: Any, timeout: float = 30_000) -> dict:
     """The drawing surface's bounding box, once the canvas component is up (and fresh)."""
-    page.wait_for_selector(".st-key-canvas [data-stale='true']", state="detached",
-                           timeout=timeout)
-    surface = page.locator(CANVAS)
-    surface.wait_for(state="visible", timeout=timeout)
-    return surface.bounding_box()
+    page.wait_for_function(ONE_CANVAS_JS, timeout=timeout, polling=50)
+    return page.locator(CANVAS).bounding_box()
 
 
 def open_draw_tab(page: Any) -> None:
@@ -346,35 +447,9 @@ class StrokeResult:
         return cls(result["ms"], result["send"], result["recv"], result["text"], result["by"])
 
 
-# The watcher's current counts and last text/src, before a stroke.
-WATCH_STATE_JS = """() => {
-  const w = window.__drawWatch;
-  const m = w.marks[w.marks.length - 1];
-  return {ups: w.ups.length, sends: w.sends.length, marks: w.marks.length,
-          text: m ? m.text : "", src: m ? m.src : ""};
-}"""
-# True once the stroke's answer is on screen (the model's view changed after mouse-up).
-STROKE_DONE_JS = """(before) => {
-  const w = window.__drawWatch;
-  if (w.ups.length <= before.ups) return false;
-  const up = w.ups[w.ups.length - 1];
-  return w.marks.slice(before.marks).some(m => m.t >= up && m.src && m.src !== before.src);
-}"""
-# The stroke's timings (see StrokeResult).
-STROKE_RESULT_JS = """(before) => {
-  const w = window.__drawWatch;
-  const up = w.ups[w.ups.length - 1];
-  const after = w.marks.slice(before.marks).filter(m => m.t >= up);
-  const byText = after.find(m => m.text !== before.text && /^\\d/.test(m.text));
-  const byImage = after.find(m => m.src && m.src !== before.src);
-  const hit = byText || byImage;
-  const send = w.sends.slice(before.sends).find(t => t >= up);
-  // The last message from the server before the answer showed: it carried it.
-  const recv = w.recvs.filter(t => t >= up && t <= hit.t).pop();
-  return {ms: hit.t - up, send: send === undefined ? null : send - up,
-          recv: recv === undefined ? null : recv - up,
-          by: byText ? "text" : "image", text: after[after.length - 1].text};
-}"""
+WATCH_STATE_JS = "() => window.__drawWatch.state()"
+STROKE_DONE_JS = "(before) => window.__drawWatch.strokeDone(before)"
+STROKE_RESULT_JS = "(before) => window.__drawWatch.result(before)"
 IDLE = ".stApp[data-test-script-state='notRunning']"  # no script run going for the page
 
 

@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
+import os
 import random
 import re
 import statistics
@@ -35,24 +37,24 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_ROOT))
 
 from bench.appserver import (  # noqa: E402
+    APP,
     CANVAS,
     CANVAS_KEY_JS,
+    CHROMIUM_ARGS,
     CLEAR_BUTTON,
     CLEARED_JS,
-    CHROMIUM_ARGS,
     ERROR_SELECTOR,
-    HITS_CANVAS,
     IDLE,
+    ONE_CANVAS_JS,
     PREDICTION,
-    STROKE_DONE_JS,
-    STROKE_RESULT_JS,
+    STROKE_IN_PAGE_JS,
     VIEWPORT,
     WATCH_SCRIPT,
-    WATCH_STATE_JS,
     AppServer,
     StrokeResult,
     chromium_path,
     copy_shipped_models,
+    cpu_seconds,
     mnist_copies,
     stroke_points,
 )
@@ -91,6 +93,9 @@ class Results:
     runs: list[Run] = field(default_factory=list)
     rss: list[tuple[float, float]] = field(default_factory=list)  # (time, MB)
     opened: int = 0
+    drawing_seconds: float = 0.0
+    server_cpu: float = 0.0  # CPU seconds while the sessions drew
+    browser_cpu: float = 0.0  # the same for Chromium, Playwright and this script
 
     def error(self, session: int, what: str) -> None:
         message = f"session {session}: {what}"
@@ -102,35 +107,34 @@ class Results:
 # --- One page, async (bench/appserver.py has the same steps for Playwright's sync API) ---
 
 
-async def canvas_box(page) -> dict:
-    await page.wait_for_selector(".st-key-canvas [data-stale='true']", state="detached",
-                                 timeout=STEP_TIMEOUT)
-    surface = page.locator(CANVAS)
-    await surface.wait_for(state="visible", timeout=STEP_TIMEOUT)
-    return await surface.bounding_box()
+IDLE_JS = f"() => !!document.querySelector({IDLE!r})"
+POLL_MS = 100  # waits poll every 100 ms: with 40 pages, polling every frame costs a core
+
+
+async def wait_idle(page, timeout: float = STEP_TIMEOUT) -> None:
+    await page.wait_for_function(IDLE_JS, timeout=timeout, polling=POLL_MS)
+
+
+async def canvas_box(page, timeout: float = STEP_TIMEOUT) -> dict:
+    await page.wait_for_function(ONE_CANVAS_JS, timeout=timeout, polling=POLL_MS)
+    return await page.locator(CANVAS).bounding_box()
 
 
 async def clear_canvas(page) -> dict:
     old = await page.evaluate(CANVAS_KEY_JS)
     await page.locator(CLEAR_BUTTON).click(timeout=STEP_TIMEOUT)
-    await page.wait_for_function(CLEARED_JS, arg=[old, PREDICTION], timeout=STEP_TIMEOUT)
+    await page.wait_for_function(CLEARED_JS, arg=[old, PREDICTION], timeout=STEP_TIMEOUT,
+                                 polling=POLL_MS)
     box = await canvas_box(page)
-    await page.wait_for_selector(IDLE, timeout=STEP_TIMEOUT)
+    await wait_idle(page)
     return box
 
 
 async def timed_stroke(page, box: dict, path) -> StrokeResult:
-    before = await page.evaluate(WATCH_STATE_JS)
+    """A stroke dispatched inside the page (bench/appserver.py: STROKE_IN_PAGE_JS) and
+    timed like a mouse stroke: one call per stroke keeps 40 sessions' driver light."""
     points = stroke_points(box, path)
-    await page.mouse.move(*points[0])
-    await page.wait_for_function(HITS_CANVAS, arg=list(points[0]), polling=50,
-                                 timeout=STEP_TIMEOUT)
-    await page.mouse.down()
-    for x, y in points[1:] or [(points[0][0] + 1, points[0][1] + 1)]:
-        await page.mouse.move(x, y, steps=2)
-    await page.mouse.up()
-    await page.wait_for_function(STROKE_DONE_JS, arg=before, timeout=STEP_TIMEOUT, polling=50)
-    return StrokeResult.from_js(await page.evaluate(STROKE_RESULT_JS, before))
+    return StrokeResult.from_js(await page.evaluate(STROKE_IN_PAGE_JS, [points, STEP_TIMEOUT]))
 
 
 async def open_tab(page, name: str) -> None:
@@ -155,8 +159,8 @@ async def open_session(browser, url: str, index: int, results: Results, gate: as
         page.on("pageerror", lambda error: results.error(index, f"JavaScript: {error}"))
         await page.goto(url, timeout=OPEN_TIMEOUT)
         await open_tab(page, "Draw")
-        await page.locator(CANVAS).wait_for(state="visible", timeout=OPEN_TIMEOUT)
-        await page.wait_for_selector(IDLE, timeout=OPEN_TIMEOUT)
+        await canvas_box(page, OPEN_TIMEOUT)
+        await wait_idle(page, OPEN_TIMEOUT)
         results.opened += 1
         return context, page
 
@@ -172,8 +176,9 @@ async def start_training(page, run: Run, epochs: int) -> None:
     value = page.locator(".st-key-epochs [data-testid='stSliderThumbValue']")
     await page.wait_for_function(
         "([el, want]) => el && el.textContent.trim() === want",
-        arg=[await value.element_handle(), str(epochs)], timeout=STEP_TIMEOUT)
-    await page.wait_for_selector(IDLE, timeout=STEP_TIMEOUT)
+        arg=[await value.element_handle(), str(epochs)], timeout=STEP_TIMEOUT,
+        polling=POLL_MS)
+    await wait_idle(page)
     run.clicked = time.monotonic()
     await page.locator(".st-key-train button").click(timeout=STEP_TIMEOUT)
     panel = page.get_by_role("tabpanel", name=re.compile("Train"))
@@ -185,7 +190,7 @@ async def start_training(page, run: Run, epochs: int) -> None:
     else:
         run.first_status = "started at once"
     await open_tab(page, "Draw")
-    await page.locator(CANVAS).wait_for(state="visible", timeout=STEP_TIMEOUT)
+    await canvas_box(page)
 
 
 async def finish_training(page, run: Run, timeout_s: float) -> None:
@@ -202,42 +207,49 @@ async def finish_training(page, run: Run, timeout_s: float) -> None:
     run.saved_as = match.group(1).rstrip(".") if match else None
 
 
+async def draw_until(index: int, page, deadline: float, results: Results,
+                     args: argparse.Namespace, rng: random.Random) -> None:
+    """Draw digit after digit, each stroke timed, until the deadline."""
+    for _, strokes in drawn_digit_paths(200, seed=1000 + index):
+        if time.monotonic() > deadline:
+            return
+        box = await clear_canvas(page)
+        for path in strokes:
+            result = await timed_stroke(page, box, path)
+            results.strokes.append(Stroke(index, time.monotonic(), result))
+            if not re.match(r"\d", result.text):
+                results.error(index, f"no digit shown after a stroke: {result.text!r}")
+            await asyncio.sleep(rng.uniform(*args.stroke_pause))
+        for problem in await page_errors(page):
+            results.error(index, problem)
+        await asyncio.sleep(rng.uniform(*args.digit_pause))
+
+
 async def session(index: int, page, deadline: float, results: Results, run: Run | None,
                   args: argparse.Namespace) -> None:
+    """One participant: (maybe start a run,) draw until the deadline, (see the run end)."""
     rng = random.Random(index)
-    digits = drawn_digit_paths(60, seed=1000 + index)
     try:
         if run is not None:
             await asyncio.sleep(rng.uniform(0, 3))
             await start_training(page, run, args.epochs)
-        for _, strokes in digits:
-            if time.monotonic() > deadline:
-                break
-            box = await clear_canvas(page)
-            for path in strokes:
-                result = await timed_stroke(page, box, path)
-                results.strokes.append(Stroke(index, time.monotonic(), result))
-                if not re.match(r"\d", result.text):
-                    results.error(index, f"no digit shown after a stroke: {result.text!r}")
-                await asyncio.sleep(rng.uniform(*args.stroke_pause))
-            for problem in await page_errors(page):
-                results.error(index, problem)
-            await asyncio.sleep(rng.uniform(*args.digit_pause))
-        if run is not None:
+        await draw_until(index, page, deadline, results, args, rng)
+    except Exception as e:  # a timeout: a prediction (or a page) never came
+        results.error(index, f"{type(e).__name__}: {str(e).splitlines()[0]}")
+    try:
+        if run is not None and run.clicked:
             await finish_training(page, run, args.train_timeout)
         for problem in await page_errors(page):
             results.error(index, problem)
-    except Exception as e:  # a timeout: a prediction (or a page) never came
+    except Exception as e:
         results.error(index, f"{type(e).__name__}: {str(e).splitlines()[0]}")
 
 
 async def sample_rss(server: AppServer, results: Results, stop: asyncio.Event) -> None:
     while not stop.is_set():
         results.rss.append((time.monotonic(), server.rss_mb()))
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=2)
-        except TimeoutError:
-            pass
 
 
 async def drive(server: AppServer, args: argparse.Namespace, results: Results) -> None:
@@ -262,6 +274,8 @@ async def drive(server: AppServer, args: argparse.Namespace, results: Results) -
         print(f"{len(pages)} sessions open after {time.monotonic() - started:.0f} s; "
               f"drawing for {args.duration:.0f} s", flush=True)
         deadline = time.monotonic() + args.duration
+        cpu_before = cpu_seconds(server.pid), cpu_seconds(os.getpid())  # the server is a child
+        drawing_started = time.monotonic()
         trainers = set(range(0, args.sessions, max(1, args.sessions // max(1, args.trainers))))
         trainers = set(sorted(trainers)[: args.trainers])
         tasks = []
@@ -272,6 +286,9 @@ async def drive(server: AppServer, args: argparse.Namespace, results: Results) -
                 results.runs.append(run)
             tasks.append(session(index, page, deadline, results, run, args))
         await asyncio.gather(*tasks)
+        results.drawing_seconds = time.monotonic() - drawing_started
+        results.server_cpu = cpu_seconds(server.pid) - cpu_before[0]
+        results.browser_cpu = cpu_seconds(os.getpid()) - cpu_before[1] - results.server_cpu
         stop.set()
         await sampler
         await browser.close()
@@ -372,6 +389,13 @@ def report(results: Results, models: Path, args: argparse.Namespace, copies: int
         print(f"server memory (RSS): {values[0]:.0f} MB at the start, max {max(values):.0f} MB, "
               f"{values[-1]:.0f} MB at the end; float32 copies of MNIST's training images: "
               f"{copies}")
+    if results.drawing_seconds:
+        seconds = results.drawing_seconds
+        cores = os.cpu_count() or 1
+        print(f"CPU while drawing ({seconds:.0f} s x {cores} cores = {cores * seconds:.0f} CPU-s): "
+              f"server "
+              f"{results.server_cpu:.0f} CPU-s, browser side (Chromium, Playwright, this "
+              f"script) {results.browser_cpu:.0f} CPU-s")
     print("result: " + ("ALL TARGETS MET" if not failed else "MISSED: " + "; ".join(failed)))
     return 1 if failed else 0
 
@@ -387,22 +411,25 @@ def main() -> int:
                         help="seconds every session keeps drawing (90)")
     parser.add_argument("--stroke-pause", type=float, nargs=2, default=(0.3, 1.0),
                         metavar=("MIN", "MAX"), help="seconds between strokes (0.3 1.0)")
-    parser.add_argument("--digit-pause", type=float, nargs=2, default=(1.0, 3.0),
+    parser.add_argument("--digit-pause", type=float, nargs=2, default=(2.0, 4.0),
                         metavar=("MIN", "MAX"),
-                        help="seconds looking at the answer before the next digit (1 3)")
+                        help="seconds looking at the answer before the next digit (2 4)")
     parser.add_argument("--train-timeout", type=float, default=120,
                         help="seconds a run may still take once the drawing stops (120)")
     parser.add_argument("--time-limit", type=float, default=300,
                         help="give up (exit 2) after this many seconds in all (300)")
     parser.add_argument("--target-p95", type=float, default=1000,
                         help="prediction latency p95 target in ms (1000)")
+    parser.add_argument("--app", type=Path, default=APP,
+                        help="the app script (default streamlit_app.py; another copy of it "
+                             "to compare a change before/after)")
     args = parser.parse_args()
     if chromium_path() is None:
         parser.error("chromium is not installed (apt-get install chromium)")
 
     base = Path(tempfile.mkdtemp(prefix="bench-load-"))
     models = copy_shipped_models(base / "models")
-    server = AppServer(models, base / "server.log").start()
+    server = AppServer(models, base / "server.log", app=args.app.resolve()).start()
     results = Results()
     copies = 0
     print(f"server log: {server.log}", flush=True)
