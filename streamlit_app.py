@@ -1102,13 +1102,8 @@ def result_ui(job: JobSnapshot) -> None:
         )
     else:
         st.success(f"**Finished:** {plural(epochs, 'epoch')} in {job.seconds:.0f} s.")
-    columns = st.columns(3)
-    with columns[0].container(key="test_accuracy"):
-        st.metric("Test accuracy", percent(job.test_accuracy),
-                  help="Share of the 10,000 test images (never used for training) it gets right.")
-    columns[1].metric("Test loss", f"{job.test_loss:.3f}",
-                      help="Lower is better. A blind guess scores 2.303.")
-    columns[2].metric("Training time", f"{job.seconds:.0f} s")
+    figures_row_ui("test_accuracy", job.test_accuracy, job.test_loss,
+                    ("Training time", f"{job.seconds:.0f} s"))
     if job.ref:
         st.markdown(f"Saved as **{job.ref.removeprefix('runs/')}** (★ in the sidebar model list).")
         use = job.ref
@@ -1366,13 +1361,21 @@ def evaluation_ui(choice: str | None, owner: str) -> None:
 def evaluation_metrics_ui(evaluation: Evaluation) -> None:
     """Test accuracy, test loss and the number of mistakes."""
     total = len(evaluation.predictions)
+    figures_row_ui("eval_accuracy", evaluation.accuracy, evaluation.loss,
+                    ("Mistakes", f"{len(evaluation.misclassified):,} of {total:,}"))
+
+
+def figures_row_ui(key: str, accuracy: float | None, loss: float | None,
+                    third: tuple[str, str]) -> None:
+    """Test accuracy (in a container with `key`), test loss, and one more figure, in a row."""
     columns = st.columns(3)
-    with columns[0].container(key="eval_accuracy"):
-        st.metric("Test accuracy", percent(evaluation.accuracy),
-                  help="Share of the 10,000 test images it gets right.")
-    columns[1].metric("Test loss", f"{evaluation.loss:.3f}",
-                      help="Average −ln(probability of the true digit). A blind guess: 2.303.")
-    columns[2].metric("Mistakes", f"{len(evaluation.misclassified):,} of {total:,}")
+    with columns[0].container(key=key):
+        st.metric("Test accuracy", percent(accuracy),
+                  help="Share of the 10,000 test images (never used for training) it gets right.")
+    columns[1].metric("Test loss", "-" if loss is None else f"{loss:.3f}",
+                      help="Average −ln(probability of the true digit). "
+                           "Lower is better; a blind guess scores ln 10 = 2.303.")
+    columns[2].metric(*third)
 
 
 def confusion_chart(confusion: np.ndarray) -> alt.Chart:

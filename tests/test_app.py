@@ -155,19 +155,6 @@ def test_save_failure_keeps_the_model_usable(app_env: Path) -> None:
     assert not at.exception and not at.error
 
 
-def test_corrupt_model_shows_a_clear_message(app_env: Path) -> None:
-    (app_env / "broken.keras").write_bytes(b"this is not a keras file")
-    (app_env / "broken.json").write_text((app_env / "quickstart.json").read_text())
-    at = new_app()
-    assert any(label.startswith("broken") for label in at.selectbox(key="model").options)
-    at.selectbox(key="model").set_value("broken").run()
-    assert not at.exception, at.exception
-    errors = "\n".join(box.value for box in at.error)
-    assert "Can't use model **broken**" in errors and "not a Keras model file" in errors
-    assert "Traceback" not in errors
-    assert "Draw a digit" in block_text(at.get_by_key("prediction"))
-
-
 def _show_prediction(root: str, probabilities: list[float]) -> None:
     """Script for AppTest.from_function: just the app's prediction element."""
     import sys

@@ -29,11 +29,12 @@ def write_lambda_model(path: Path) -> None:
     ("make", "message"),
     [
         (lambda path: path.write_bytes(b""), "not a Keras model file"),
+        (lambda path: path.write_bytes(b"this is not a keras file"), "not a Keras model file"),
         (lambda path: keras.Sequential([keras.Input((5,)), keras.layers.Dense(3)]).save(path),
          "not an MNIST model"),
         (write_lambda_model, "safe mode refuses"),
     ],
-    ids=["empty", "foreign", "lambda"],
+    ids=["empty", "garbage", "foreign", "lambda"],
 )
 def test_bad_model_file_is_listed_with_a_message(app_models, make, message):
     make(app_models / "suspect.keras")
