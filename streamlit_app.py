@@ -171,8 +171,14 @@ def job_manager(models_root: str) -> JobManager:
 
 @st.cache_resource(max_entries=8, show_spinner=False)
 def cached_model(models_root: str, ref: str, mtime_ns: int) -> Any:
-    """A saved model, loaded once per (folder, ref, file modification time)."""
-    return ModelStore(models_root).load(ref)
+    """A saved model, loaded once per (folder, ref, file modification time), its prediction
+    traced for one drawing here, once: otherwise many sessions drawing their first digit
+    at once would each trace it (~0.1 s of CPU apiece; bench/load.py)."""
+    from mnist_core.evaluate import predict_logits
+
+    model = ModelStore(models_root).load(ref)
+    predict_logits(model, np.zeros((IMAGE_SIZE, IMAGE_SIZE), np.float32))
+    return model
 
 
 @st.cache_data(max_entries=256, show_spinner=False)
@@ -1135,33 +1141,37 @@ def training_frame(batch_points: tuple[BatchPoint, ...], epoch_points: tuple[Epo
     return pd.DataFrame(rows, columns=["epoch", "value", "set"])
 
 
-def metric_chart(frame: pd.DataFrame, title: str, epochs: int, as_percent: bool) -> alt.Chart:
-    """A line chart of one metric against epochs, training vs. test set."""
-    colors = alt.Scale(domain=["Training", "Test set"], range=[TRAIN_COLOR, TEST_COLOR])
-    y_axis = alt.Axis(format=".0%" if as_percent else ".2f", title=None)
-    y_scale = alt.Scale(zero=not as_percent)
-    base = alt.Chart(frame).encode(
-        x=alt.X("epoch:Q", title="Epoch", scale=alt.Scale(domain=[0, epochs]),
-                axis=alt.Axis(tickMinStep=1)),
-        y=alt.Y("value:Q", axis=y_axis, scale=y_scale),
-        color=alt.Color("set:N", scale=colors, title=None,
-                        legend=alt.Legend(orient="bottom", labelFontSize=15, symbolSize=200)),
-        tooltip=[alt.Tooltip("epoch:Q", format=".2f"),
-                 alt.Tooltip("value:Q", format=".4f"), "set:N"],
-    )
+def metric_chart(frame: pd.DataFrame, title: str, epochs: int, as_percent: bool) -> dict:
+    """A line chart of one metric against epochs, training vs. test set (Vega-Lite spec).
+
+    A plain spec, not Altair: it is rebuilt on every refresh of a running job (twice a
+    second), and Altair's schema checks took ~50 ms of server CPU per chart.
+    """
+    encoding = {
+        "x": {"field": "epoch", "type": "quantitative", "title": "Epoch",
+              "scale": {"domain": [0, epochs]}, "axis": {"tickMinStep": 1}},
+        "y": {"field": "value", "type": "quantitative", "scale": {"zero": not as_percent},
+              "axis": {"format": ".0%" if as_percent else ".2f", "title": None}},
+        "color": {"field": "set", "type": "nominal", "title": None,
+                  "scale": {"domain": ["Training", "Test set"], "range": [TRAIN_COLOR, TEST_COLOR]},
+                  "legend": {"orient": "bottom", "labelFontSize": 15, "symbolSize": 200}},
+        "tooltip": [{"field": "epoch", "type": "quantitative", "format": ".2f"},
+                    {"field": "value", "type": "quantitative", "format": ".4f"},
+                    {"field": "set", "type": "nominal"}],
+    }
     few = (frame["set"] == "Training").sum() < FEW_POINTS  # a line needs points to be seen
-    training = base.transform_filter(alt.datum.set == "Training").mark_line(
-        strokeWidth=3, point=alt.OverlayMarkDef(size=60, filled=True) if few else False
-    )
-    test = base.transform_filter(alt.datum.set == "Test set").mark_line(
-        strokeWidth=3, point=alt.OverlayMarkDef(size=120, filled=True)
-    )
-    return (
-        (training + test)
-        .properties(title=title, height=280)
-        .configure_axis(**FONT_SIZES)
-        .configure_title(fontSize=20)
-    )
+    training_points = {"size": 60, "filled": True} if few else False
+    return {
+        "layer": [
+            {"mark": {"type": "line", "strokeWidth": 3, "point": training_points},
+             "encoding": encoding, "transform": [{"filter": "(datum.set === 'Training')"}]},
+            {"mark": {"type": "line", "strokeWidth": 3, "point": {"size": 120, "filled": True}},
+             "encoding": encoding, "transform": [{"filter": "(datum.set === 'Test set')"}]},
+        ],
+        "title": title,
+        "height": 280,
+        "config": {"axis": FONT_SIZES, "title": {"fontSize": 20}},
+    }
 
 
 def charts_ui(job: JobSnapshot) -> None:
@@ -1172,8 +1182,8 @@ def charts_ui(job: JobSnapshot) -> None:
         (right, "loss", "Loss (lower is better)", False),
     ):
         frame = training_frame(job.batch_points, job.epoch_points, metric)
-        column.altair_chart(metric_chart(frame, title, job.config.epochs, as_percent),
-                            width="stretch")
+        column.vega_lite_chart(frame, metric_chart(frame, title, job.config.epochs, as_percent),
+                               width="stretch")
     st.caption(
         "Training: running average over the current epoch, updated a few times a second. "
         "Test set: 10,000 images the model never trains on, checked after every epoch."
@@ -1233,25 +1243,32 @@ def prediction_ui(probabilities: np.ndarray | None) -> None:
             st.markdown(f"#### {confidence:.0%} sure", anchors=False)
 
 
-def probability_chart(probabilities: np.ndarray) -> alt.Chart:
-    """Bars of the ten probabilities, the winner highlighted."""
+def probability_chart(probabilities: np.ndarray) -> tuple[pd.DataFrame, dict]:
+    """Bars of the ten probabilities, the winner highlighted: (data, Vega-Lite spec).
+
+    A plain spec, not Altair: Altair checks every chart against its JSON schema, ~25 ms
+    of server CPU on each stroke for a chart whose shape never changes (bench/load.py).
+    """
     frame = pd.DataFrame({"digit": [str(d) for d in range(10)], "probability": probabilities})
     best = str(int(np.argmax(probabilities)))
-    return (
-        alt.Chart(frame)
-        .mark_bar()
-        .encode(
-            x=alt.X("digit:N", title=None, sort=None, axis=alt.Axis(labelAngle=0)),
-            y=alt.Y("probability:Q", title=None, scale=alt.Scale(domain=[0, 1]),
-                    axis=alt.Axis(format=".0%", tickCount=5)),
-            color=alt.condition(alt.datum.digit == best, alt.value(TEST_COLOR),
-                                alt.value("#9aa5b1")),
-            tooltip=["digit", alt.Tooltip("probability:Q", format=".1%")],
-        )
-        .properties(title="How likely each digit is", height=200)
-        .configure_axis(labelFontSize=18, titleFontSize=16)
-        .configure_title(fontSize=18)
-    )
+    spec = {
+        "mark": {"type": "bar"},
+        "encoding": {
+            "x": {"field": "digit", "type": "nominal", "title": None, "sort": None,
+                  "axis": {"labelAngle": 0}},
+            "y": {"field": "probability", "type": "quantitative", "title": None,
+                  "scale": {"domain": [0, 1]}, "axis": {"format": ".0%", "tickCount": 5}},
+            "color": {"condition": {"test": f"datum.digit === '{best}'", "value": TEST_COLOR},
+                      "value": "#9aa5b1"},
+            "tooltip": [{"field": "digit", "type": "nominal"},
+                        {"field": "probability", "type": "quantitative", "format": ".1%"}],
+        },
+        "title": "How likely each digit is",
+        "height": 200,
+        "config": {"axis": {"labelFontSize": 18, "titleFontSize": 16},
+                   "title": {"fontSize": 18}},
+    }
+    return frame, spec
 
 
 def model_view_ui(image: np.ndarray) -> None:
@@ -1287,7 +1304,7 @@ def draw_area(choice: str | None, owner: str) -> None:
             prediction_ui(probabilities)
         with view.container(key="model_view"):
             model_view_ui(image)
-        st.altair_chart(probability_chart(probabilities), width="stretch")
+        st.vega_lite_chart(*probability_chart(probabilities), width="stretch")
 
 
 def draw_tab(choice: str | None, owner: str) -> None:
