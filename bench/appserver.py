@@ -116,6 +116,7 @@ class AppServer:
     log: Path
     env: dict[str, str] = field(default_factory=dict)  # on top of os.environ
     app: Path = APP  # another copy of the script can be run (it imports mnist_core from ROOT)
+    trace: Path | None = None  # log the server's time per prediction here (traced_streamlit)
     port: int = field(default_factory=free_port)
     process: subprocess.Popen | None = None
     launched: float = 0.0  # time.monotonic() of the launch
@@ -139,8 +140,12 @@ class AppServer:
             "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
             **self.env,
         }
+        streamlit = [sys.executable, "-m", "streamlit"]
+        if self.trace is not None:
+            streamlit = [sys.executable, str(ROOT / "bench" / "traced_streamlit.py"),
+                         str(self.trace)]
         command = [
-            sys.executable, "-m", "streamlit", "run", str(self.app),
+            *streamlit, "run", str(self.app),
             "--server.headless", "true", "--server.port", str(self.port),
             "--server.address", "127.0.0.1", "--server.fileWatcherType", "none",
         ]

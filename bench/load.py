@@ -70,7 +70,7 @@ class Stroke:
     """One timed stroke of one session."""
 
     session: int
-    at: float  # time.monotonic() just after mouse-up
+    at: float  # time.time() just after mouse-up
     result: StrokeResult
 
 
@@ -79,9 +79,9 @@ class Run:
     """What one training session saw of its run."""
 
     session: int
-    clicked: float = 0.0  # time.monotonic() of the Train click
+    clicked: float = 0.0  # time.time() of the Train click
     first_status: str = ""  # "queued (position N)" or "running"
-    finished: float | None = None
+    seen_done: bool = False  # the page showed the run's result
     saved_as: str | None = None
     page_says: str = ""
 
@@ -91,6 +91,7 @@ class Results:
     strokes: list[Stroke] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     runs: list[Run] = field(default_factory=list)
+    evidence: Path = Path(".")  # where screenshots of failures go
     rss: list[tuple[float, float]] = field(default_factory=list)  # (time, MB)
     opened: int = 0
     drawing_seconds: float = 0.0
@@ -179,7 +180,7 @@ async def start_training(page, run: Run, epochs: int) -> None:
         arg=[await value.element_handle(), str(epochs)], timeout=STEP_TIMEOUT,
         polling=POLL_MS)
     await wait_idle(page)
-    run.clicked = time.monotonic()
+    run.clicked = time.time()
     await page.locator(".st-key-train button").click(timeout=STEP_TIMEOUT)
     panel = page.get_by_role("tabpanel", name=re.compile("Train"))
     queued = panel.get_by_text(re.compile(r"Queued, position \d+"))
@@ -198,13 +199,23 @@ async def finish_training(page, run: Run, timeout_s: float) -> None:
     await open_tab(page, "Train")
     accuracy = page.locator(".st-key-test_accuracy")
     await accuracy.wait_for(state="visible", timeout=timeout_s * 1000)
-    run.finished = time.monotonic()
+    run.seen_done = True
     panel = page.get_by_role("tabpanel", name=re.compile("Train"))
     text = await panel.inner_text()
     run.page_says = " ".join(line for line in text.splitlines()
                              if "Finished" in line or "Saved as" in line or "save" in line)
     match = re.search(r"Saved as (\S+)", text)
     run.saved_as = match.group(1).rstrip(".") if match else None
+
+
+async def keep_evidence(page, index: int, results: Results) -> None:
+    """A screenshot and the stroke watcher's log of a session that went wrong."""
+    folder = results.evidence
+    with contextlib.suppress(Exception):
+        await page.screenshot(path=str(folder / f"session-{index}.png"))
+        log = await page.evaluate("() => JSON.stringify(window.__drawWatch.marks.slice(-8))")
+        (folder / f"session-{index}.json").write_text(log)
+        print(f"  evidence: {folder}/session-{index}.png", flush=True)
 
 
 async def draw_until(index: int, page, deadline: float, results: Results,
@@ -215,8 +226,12 @@ async def draw_until(index: int, page, deadline: float, results: Results,
             return
         box = await clear_canvas(page)
         for path in strokes:
-            result = await timed_stroke(page, box, path)
-            results.strokes.append(Stroke(index, time.monotonic(), result))
+            try:
+                result = await timed_stroke(page, box, path)
+            except Exception:
+                await keep_evidence(page, index, results)
+                raise
+            results.strokes.append(Stroke(index, time.time(), result))
             if not re.match(r"\d", result.text):
                 results.error(index, f"no digit shown after a stroke: {result.text!r}")
             await asyncio.sleep(rng.uniform(*args.stroke_pause))
@@ -299,13 +314,17 @@ async def drive(server: AppServer, args: argparse.Namespace, results: Results) -
 
 CHECK_RUNS = """
 import json, sys
+from datetime import datetime
 from mnist_core.store import ModelStore
 store = ModelStore(sys.argv[1])
 report = []
 for info in store.list_models():
     if info.shipped:
         continue
-    entry = {"ref": info.ref, "metadata": info.metadata is not None}
+    entry = {"name": info.ref.removeprefix("runs/"), "metadata": info.metadata is not None}
+    if info.metadata is not None:
+        entry["saved"] = datetime.fromisoformat(info.metadata.created).timestamp()
+        entry["seconds"] = info.metadata.seconds
     try:
         entry["params"] = store.load(info.ref).count_params()
     except Exception as e:
@@ -327,58 +346,89 @@ def summarize(values: list[float]) -> str:
             f"max {max(values):.0f} ms ({len(values)} strokes)")
 
 
-def report(results: Results, models: Path, args: argparse.Namespace, copies: int) -> int:
+def server_times(trace: Path) -> list[tuple[float, float]]:
+    """(wall-clock time, ms) per prediction, as the server timed it (traced_streamlit)."""
+    if not trace.exists():
+        return []
+    return [(entry["t"], entry["ms"]) for entry in map(json.loads, trace.read_text().splitlines())]
+
+
+def check_runs(models: Path) -> list[dict]:
+    """Every run in the models folder: name, when saved, training seconds, whether it loads."""
+    checked = subprocess.run([sys.executable, "-c", CHECK_RUNS, str(models)], cwd=PROJECT_ROOT,
+                             capture_output=True, text=True, timeout=300)
+    if checked.returncode != 0:
+        print(checked.stderr[-2000:])
+        return []
+    return json.loads(checked.stdout)
+
+
+def report(results: Results, models: Path, args: argparse.Namespace, copies: int,
+           trace: Path) -> int:
     """Print the figures; return the exit code."""
     failed = []
     latency = [s.result.latency_ms for s in results.strokes]
-    print(f"\nsessions: {results.opened} of {args.sessions} opened; "
-          f"strokes: {len(results.strokes)}")
+    print(f"\nsessions: {results.opened} of {args.sessions} opened; strokes: "
+          f"{len(results.strokes)} (pauses: {args.stroke_pause[0]:g}-{args.stroke_pause[1]:g} s "
+          f"between strokes, {args.digit_pause[0]:g}-{args.digit_pause[1]:g} s between digits)")
     print(f"errors: {len(results.errors)}")
     for error in results.errors[:20]:
         print(f"  {error}")
     if results.errors:
         failed.append(f"{len(results.errors)} errors")
+
+    saved = check_runs(models)
+    # When training really ran: from each saved run's metadata (saved at, seconds trained).
+    training = [(run["saved"] - run["seconds"], run["saved"]) for run in saved
+                if run.get("saved") and run.get("seconds") is not None]
+
+    def while_training(at: float) -> bool:
+        return any(start <= at <= end for start, end in training)
+
     print(f"prediction latency, mouse-up -> new prediction on screen: {summarize(latency)} "
           f"(target p95 <= {args.target_p95:.0f} ms)")
     if not latency or percentile(latency, 95) > args.target_p95:
         failed.append("prediction latency p95")
-    clicks = [run.clicked for run in results.runs if run.clicked]
-    ends = [run.finished for run in results.runs if run.finished]
-    if clicks:
-        start, end = min(clicks), max(ends) if len(ends) == len(results.runs) else float("inf")
-        during = [s.result.latency_ms for s in results.strokes if start <= s.at <= end]
-        outside = [s.result.latency_ms for s in results.strokes if not start <= s.at <= end]
-        print(f"  while training ran: {summarize(during)}")
-        print(f"  otherwise:          {summarize(outside)}")
+    if training:
+        print("  while a run trained: " + summarize(
+            [s.result.latency_ms for s in results.strokes if while_training(s.at)]))
+        print("  otherwise:           " + summarize(
+            [s.result.latency_ms for s in results.strokes if not while_training(s.at)]))
+    served = server_times(trace)
+    if served:
+        print("the server's part (a stroke's rerun request -> its prediction sent): "
+              f"{summarize([ms for _, ms in served])}")
+        if training:
+            print("  while a run trained: " + summarize(
+                [ms for at, ms in served if while_training(at)]))
     parts = {
-        "canvas's own delay": [s.result.send_ms for s in results.strokes],
+        "the canvas's own delay before sending": [s.result.send_ms for s in results.strokes],
         "sent -> answer received": [s.result.reply_ms - s.result.send_ms for s in results.strokes
                                     if s.result.reply_ms is not None
                                     and s.result.send_ms is not None],
         "received -> on screen": [s.result.latency_ms - s.result.reply_ms
                                   for s in results.strokes if s.result.reply_ms is not None],
     }
-    print("  medians: " + ", ".join(
+    print("  medians in the browser: " + ", ".join(
         f"{name} {statistics.median([v for v in values if v is not None]):.0f} ms"
         for name, values in parts.items() if any(v is not None for v in values)))
 
-    print("training queue:")
-    checked = subprocess.run([sys.executable, "-c", CHECK_RUNS, str(models)], cwd=PROJECT_ROOT,
-                             capture_output=True, text=True, timeout=300)
-    saved = json.loads(checked.stdout) if checked.returncode == 0 else []
-    if checked.returncode != 0:
-        failed.append("could not check the saved runs")
-        print(checked.stderr[-2000:])
-    loadable = {entry["ref"].removeprefix("runs/") for entry in saved if "params" in entry}
-    for run in sorted(results.runs, key=lambda run: run.clicked):
-        took = f"{run.finished - run.clicked:.0f} s" if run.finished else "never finished"
-        ok = run.saved_as is not None and run.saved_as in loadable
-        print(f"  session {run.session}: {run.first_status or 'did not start'}; finished "
-              f"{took} after the click; page: {run.page_says or '-'}; saved file loads: "
-              f"{'yes' if ok else 'NO'}")
-        if not ok:
+    print("training queue (one run at a time per two cores; the rest wait):")
+    by_name = {run["name"]: run for run in saved}
+    for run in sorted(results.runs, key=lambda run: run.clicked or float("inf")):
+        entry = by_name.get(run.saved_as or "")
+        loads = entry is not None and "params" in entry
+        timing = ""
+        if entry is not None and entry.get("saved") and run.clicked:
+            began = entry["saved"] - entry["seconds"]
+            timing = (f"; began {began - run.clicked:.0f} s after the click, trained "
+                      f"{entry['seconds']:.0f} s")
+        print(f"  session {run.session}: {run.first_status or 'did not start'}{timing}; "
+              f"page: {run.page_says or '-'}; saved file loads: {'yes' if loads else 'NO'}")
+        if not (run.seen_done and loads):
             failed.append(f"run of session {run.session}")
     leftovers = list((models / "runs").glob(".tmp-*")) if (models / "runs").is_dir() else []
+    loadable = [run for run in saved if "params" in run]
     print(f"  runs/ holds {len(saved)} runs, {len(loadable)} load; temp files left: "
           f"{len(leftovers)}")
     if len(saved) != len(results.runs) or len(loadable) != len(saved) or leftovers:
@@ -390,12 +440,10 @@ def report(results: Results, models: Path, args: argparse.Namespace, copies: int
               f"{values[-1]:.0f} MB at the end; float32 copies of MNIST's training images: "
               f"{copies}")
     if results.drawing_seconds:
-        seconds = results.drawing_seconds
-        cores = os.cpu_count() or 1
-        print(f"CPU while drawing ({seconds:.0f} s x {cores} cores = {cores * seconds:.0f} CPU-s): "
-              f"server "
-              f"{results.server_cpu:.0f} CPU-s, browser side (Chromium, Playwright, this "
-              f"script) {results.browser_cpu:.0f} CPU-s")
+        seconds, cores = results.drawing_seconds, os.cpu_count() or 1
+        print(f"CPU while drawing ({seconds:.0f} s x {cores} cores = {cores * seconds:.0f} "
+              f"CPU-s): server {results.server_cpu:.0f} CPU-s, browser side (Chromium, "
+              f"Playwright, this script) {results.browser_cpu:.0f} CPU-s")
     print("result: " + ("ALL TARGETS MET" if not failed else "MISSED: " + "; ".join(failed)))
     return 1 if failed else 0
 
@@ -429,8 +477,9 @@ def main() -> int:
 
     base = Path(tempfile.mkdtemp(prefix="bench-load-"))
     models = copy_shipped_models(base / "models")
-    server = AppServer(models, base / "server.log", app=args.app.resolve()).start()
-    results = Results()
+    trace = base / "server-trace.jsonl"
+    server = AppServer(models, base / "server.log", app=args.app.resolve(), trace=trace).start()
+    results = Results(evidence=base)
     copies = 0
     print(f"server log: {server.log}", flush=True)
     try:
@@ -442,7 +491,7 @@ def main() -> int:
         return 2
     finally:
         server.stop()
-    return report(results, models, args, copies)
+    return report(results, models, args, copies, trace)
 
 
 if __name__ == "__main__":

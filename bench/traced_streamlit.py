@@ -1,0 +1,69 @@
+"""`streamlit ...` with a server-side stopwatch for drawings, for bench/load.py.
+
+    python bench/traced_streamlit.py TRACE_FILE run streamlit_app.py [streamlit options]
+
+Appends one JSON line to TRACE_FILE per prediction sent: how long the server took from a
+page's rerun request (a stroke sends one) to the message carrying the predicted digit
+(the big-digit markdown of streamlit_app.prediction_ui). This hooks two methods of
+Streamlit's Runtime (private API, checked with Streamlit 1.67); if they are gone, the
+server runs untraced and TRACE_FILE stays empty.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import time
+
+PREDICTION_MARK = "font-size:9rem"  # only the predicted digit's markdown has it
+
+
+def install(trace_path: str) -> bool:
+    """Wrap Runtime.handle_backmsg and Runtime._send_message; False if they are gone."""
+    from streamlit.runtime import runtime
+
+    cls = runtime.Runtime
+    if not (hasattr(cls, "handle_backmsg") and hasattr(cls, "_send_message")):
+        return False
+    out = open(trace_path, "a", buffering=1)  # noqa: SIM115 (open for the server's life)
+    lock = threading.Lock()
+    pending: dict[str, float] = {}  # session id -> time of its latest rerun request
+    handle_backmsg, send_message = cls.handle_backmsg, cls._send_message
+
+    def traced_handle_backmsg(self, session_id, msg, *args, **kwargs):
+        if msg.WhichOneof("type") == "rerun_script":
+            pending[session_id] = time.perf_counter()
+        return handle_backmsg(self, session_id, msg, *args, **kwargs)
+
+    def traced_send_message(self, session_info, msg, *args, **kwargs):
+        try:
+            element = msg.delta.new_element if msg.WhichOneof("type") == "delta" else None
+            if element is not None and PREDICTION_MARK in element.markdown.body:
+                started = pending.pop(session_info.session.id, None)
+                if started is not None:
+                    ms = (time.perf_counter() - started) * 1000
+                    with lock:
+                        out.write(json.dumps({"t": time.time(), "ms": round(ms, 1)}) + "\n")
+        except Exception:  # never let the stopwatch break the server
+            pass
+        return send_message(self, session_info, msg, *args, **kwargs)
+
+    cls.handle_backmsg = traced_handle_backmsg
+    cls._send_message = traced_send_message
+    return True
+
+
+def main() -> None:
+    trace_path, *streamlit_args = sys.argv[1:]
+    if not install(trace_path):
+        print("traced_streamlit: Streamlit's Runtime has changed; running untraced",
+              file=sys.stderr)
+    from streamlit.web import cli
+
+    sys.argv = ["streamlit", *streamlit_args]
+    cli.main()
+
+
+if __name__ == "__main__":
+    main()
