@@ -353,10 +353,18 @@ STROKE_IN_PAGE_JS = """async ([points, timeout]) => {
       {...init, pointerId: 1, pointerType: "mouse", isPrimary: true}));
     surface.dispatchEvent(new MouseEvent("mouse" + type, init));
   };
+  // Paced like a hand: a few moves per animation frame, not the whole stroke at once.
+  const frame = () => new Promise(resolve => requestAnimationFrame(resolve));
   const before = watch.state();
   fire("down", points[0], 1);
-  for (const point of points.slice(1)) fire("move", point, 1);
-  fire("up", points[points.length - 1], 0);
+  await frame();
+  const moves = points.length > 1 ? points.slice(1) : [[points[0][0] + 1, points[0][1] + 1]];
+  for (let i = 0; i < moves.length; i++) {
+    fire("move", moves[i], 1);
+    if (i % 4 === 3) await frame();
+  }
+  await frame();
+  fire("up", moves[moves.length - 1], 0);
   await watch.waitStroke(before, timeout);
   return watch.result(before);
 }"""
