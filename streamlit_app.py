@@ -279,7 +279,16 @@ def model_choices(
             unsaved.append(key)
             labels[key] = (f"★ {percent(job.test_accuracy)} · {job.config.arch.upper()} "
                            f"{plural(job.config.epochs, 'epoch')} (not saved)")
-    return shipped + unsaved + runs, labels, infos
+    options = shipped + unsaved + runs
+    # The picker sends back the label, not the option: two runs with the same settings,
+    # accuracy and minute would be one choice. Number the later ones (oldest keeps its label).
+    count: dict[str, int] = {}
+    for option in reversed(options):
+        label = labels.get(option, option)
+        count[label] = count.get(label, 0) + 1
+        if count[label] > 1:
+            labels[option] = f"{label} ({count[label]})"
+    return options, labels, infos
 
 
 def model_label(info: ModelInfo) -> str:

@@ -11,56 +11,39 @@ from __future__ import annotations
 import math
 import os
 import re
-import shutil
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from bench.appserver import (
+    VIEWPORT,
+    AppServer,
+    ServerError,
+    chromium_browser,
+    chromium_path,
+    copy_shipped_models,
+    running_app,
+)
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 expect = playwright_api.expect
 
 pytestmark = pytest.mark.browser
 
-ROOT = Path(__file__).resolve().parent.parent
 SHOTS = Path(os.environ.get("MNIST_SHOTS_DIR", "/tmp/shots"))
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run",
-]
-VIEWPORT = {"width": 1280, "height": 800}  # a typical projector
-START_TIMEOUT = 60  # s for the server to answer its health check
 UI_TIMEOUT = 30_000  # ms for ordinary page updates (the first one waits for TensorFlow)
 TRAIN_TIMEOUT = 120_000  # ms for a short training run to finish
 expect.set_options(timeout=UI_TIMEOUT)
 
-
-@dataclass(frozen=True)
-class Server:
-    """A running app: where to reach it and where it saves models."""
-
-    url: str
-    models: Path
-    log: Path
-
-
-def free_port() -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+Server = AppServer  # a running app: .url, .models (its models folder), .log
 
 
 @pytest.fixture(scope="module")
 def chromium() -> str:
     """Debian's chromium (Playwright's own browser download does not work here)."""
-    path = shutil.which("chromium")
+    path = chromium_path()
     if path is None:
         if os.environ.get("CI"):
             pytest.fail("chromium is not installed (apt-get install chromium)")
@@ -70,62 +53,23 @@ def chromium() -> str:
 
 @pytest.fixture(scope="module")
 def server(chromium: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """`streamlit run streamlit_app.py` on a free port; always terminated afterwards."""
+    """`streamlit run streamlit_app.py` on a free port (bench/appserver.py); always
+    terminated afterwards."""
     base = tmp_path_factory.mktemp("browser")
-    models = base / "models"
-    models.mkdir()
-    for shipped in (ROOT / "models").glob("*.keras"):
-        shutil.copy(shipped, models)
-        if shipped.with_suffix(".json").exists():
-            shutil.copy(shipped.with_suffix(".json"), models)
-    port = free_port()
-    env = {
-        **os.environ,
-        "MNIST_TRAIN_LIMIT": "10000",  # a sixth of MNIST: a 20-epoch run takes ~10 s
-        "MNIST_MODELS_DIR": str(models),
-        "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false",
-    }
-    log = base / "server.log"
-    command = [
-        sys.executable, "-m", "streamlit", "run", str(ROOT / "streamlit_app.py"),
-        "--server.headless", "true", "--server.port", str(port),
-        "--server.fileWatcherType", "none",
-    ]
-    with log.open("wb") as out:
-        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out,
-                                   stderr=subprocess.STDOUT)
+    env = {"MNIST_TRAIN_LIMIT": "10000"}  # a sixth of MNIST: a 20-epoch run takes ~10 s
     try:
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + START_TIMEOUT
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"streamlit exited early:\n{log.read_text()[-3000:]}")
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"streamlit did not start:\n{log.read_text()[-3000:]}")
-            time.sleep(0.3)
-        yield Server(url, models, log)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        with running_app(copy_shipped_models(base / "models"), base / "server.log",
+                         env=env) as app:
+            yield app
+    except ServerError as e:
+        pytest.fail(str(e))
 
 
 @pytest.fixture(scope="module")
 def browser(chromium: str) -> Iterator[object]:
     """One headless Chromium for the module."""
-    with playwright_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+    with chromium_browser(chromium) as browser:
         yield browser
-        browser.close()
 
 
 @pytest.fixture

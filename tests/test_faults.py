@@ -86,3 +86,169 @@ def test_streamlit_config_is_workshop_safe():
     config = tomllib.loads((PROJECT_ROOT / ".streamlit" / "config.toml").read_text())
     assert config["server"]["enableXsrfProtection"] is True
     assert config["browser"]["gatherUsageStats"] is False
+
+
+# --- A crash while saving, a full disk, missing data from the CLI, a closed tab ----------
+
+SAVE_RUNS_FOREVER = """
+import sys
+from mnist_core.data import load_mnist
+from mnist_core.jobs import save_result
+from mnist_core.store import ModelStore
+from mnist_core.training import TrainConfig, train
+result = train(TrainConfig(epochs=1, train_limit=300, test_limit=100), load_mnist())
+store = ModelStore(sys.argv[1])
+while True:
+    print(save_result(store, result), flush=True)  # a fresh runs/ name each time, as the app
+"""
+
+
+def test_killed_while_saving_then_restarted_lists_every_finished_run(app_models):
+    """SIGKILL in the middle of saving a run (what the server's trainer does), then a fresh
+    app on the folder: every run finished before is listed and loads; the half-written one
+    (a .tmp-* file) is neither listed nor loaded."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    runs = app_models / "runs"
+    saver = subprocess.Popen([sys.executable, "-c", SAVE_RUNS_FOREVER, str(app_models)],
+                             cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                             text=True)
+    finished = []
+    try:
+        for line in saver.stdout:
+            finished.append(line.strip())
+            if len(finished) >= 3:
+                break
+        deadline = time.monotonic() + 30
+        while not list(runs.glob(".tmp-*")) and time.monotonic() < deadline:
+            time.sleep(0.001)  # kill it while a save is under way
+        saver.send_signal(signal.SIGKILL)
+    finally:
+        saver.kill()
+        saver.wait(timeout=30)
+    finished += [line.strip() for line in saver.stdout if line.strip()]  # said before dying
+    assert len(finished) >= 3
+    complete = sorted(f"runs/{p.stem}" for p in runs.glob("*.keras") if not p.name.startswith("."))
+    assert set(finished) <= set(complete)
+
+    at = new_app()  # the restarted server: a fresh session on the same folder
+    at.checkbox(key="all_runs").check().run()
+    options = at.selectbox(key="model").options
+    assert not any("tmp" in label for label in options), options
+    assert len(set(options)) == len(options), options  # runs saved in the same minute too
+    shipped = [label for label in options if label.startswith(("drawing", "quickstart"))]
+    assert len(options) - len(shipped) == len(complete), options
+    for ref in complete:  # every run that was saved loads, and nothing else is offered
+        at.selectbox(key="model").set_value(ref).run()
+        assert not at.exception, at.exception
+        assert at.selectbox(key="model").value == ref
+        assert not at.error, [box.value for box in at.error]
+
+
+def test_full_disk_while_saving_keeps_the_model_and_says_why(app_models, monkeypatch):
+    """No space left when the trained model is written: training still completes, the page
+    says why it was not saved, the model is usable in this session, nothing half-written."""
+    import errno
+    import os
+    import types
+
+    from mnist_core import store as store_module
+    from tests.test_app import keyed, run_until
+
+    def disk_full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    full_disk_os = types.SimpleNamespace(**{**vars(os), "replace": disk_full})
+    monkeypatch.setattr(store_module, "os", full_disk_os)  # only the model store's renames
+    at = new_app()
+    at.slider(key="epochs").set_value(1)
+    at.button(key="train").click().run()
+    run_until(at, lambda at: keyed(at, "test_accuracy") is not None)
+    warning = "\n".join(box.value for box in at.warning)
+    assert "Could not save this model" in warning and "No space left on device" in warning
+    assert not at.error and not at.exception
+    at.button(key="use_model").click().run()  # "Draw with this model": the unsaved one
+    assert at.selectbox(key="model").value.startswith("memory:")
+    assert not at.error and not at.exception
+    runs = app_models / "runs"
+    assert not list(runs.glob("*")) if runs.is_dir() else True  # no partial or temp files
+
+
+def test_cli_missing_data_with_no_network_says_how_to_fix(tmp_path):
+    """MNIST_DATA set to a file that is gone: one message naming it and the fix, exit 1."""
+    import os
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-m", "mnist_core", "train", "--epochs", "1"],
+        cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300,
+        env={**os.environ, "MNIST_DATA": str(tmp_path / "gone.npz"),
+             "MNIST_MODELS_DIR": str(tmp_path / "models")},
+    )
+    assert result.returncode == 1
+    assert "Could not load the MNIST data" in result.stderr and "gone.npz" in result.stderr
+    assert "Fix:" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "models").exists()  # nothing written
+
+
+@pytest.mark.browser
+def test_tab_closed_mid_training_still_saves_and_frees_the_trainer(tmp_path):
+    """A participant starts a run and closes the tab: the run finishes and is saved, and
+    the server's only training slot is free again for the next participant."""
+    import json
+    import re
+    import time
+
+    from bench.appserver import (
+        VIEWPORT,
+        chromium_browser,
+        chromium_path,
+        copy_shipped_models,
+        running_app,
+    )
+
+    if chromium_path() is None:
+        pytest.skip("chromium is not installed")
+    models = copy_shipped_models(tmp_path / "models")
+    env = {"MNIST_TRAIN_LIMIT": "3000", "MNIST_MAX_TRAINING_JOBS": "1"}
+    ui_timeout = 120_000
+
+    def start_run(browser, url: str, epochs: int):
+        context = browser.new_context(viewport=VIEWPORT)
+        page = context.new_page()
+        page.set_default_timeout(ui_timeout)
+        page.goto(url)
+        page.get_by_role("tab", name=re.compile("Train")).click()
+        thumb = page.locator(".st-key-epochs input[type='range']")
+        thumb.focus()
+        thumb.press("Home")
+        for _ in range(epochs - 1):
+            thumb.press("ArrowRight")
+        value = page.locator(".st-key-epochs [data-testid='stSliderThumbValue']")
+        page.wait_for_function("([el, want]) => el.textContent.trim() === want",
+                               arg=[value.element_handle(), str(epochs)])
+        page.locator(".st-key-train button").click()
+        return context, page
+
+    with running_app(models, tmp_path / "server.log", env=env) as server, \
+            chromium_browser() as browser:
+        context, page = start_run(browser, server.url, epochs=5)
+        page.locator("[data-testid='stProgress']").wait_for()  # training...
+        context.close()  # ...when the tab goes away
+        deadline = time.monotonic() + 120
+        while not list((models / "runs").glob("mlp-e5-*.keras")):
+            assert time.monotonic() < deadline, "the closed tab's run was never saved"
+            time.sleep(0.5)
+        saved = next((models / "runs").glob("mlp-e5-*.json"))
+        metadata = json.loads(saved.read_text())
+        assert metadata["epochs_completed"] == 5 and not metadata["stopped"]
+
+        context, page = start_run(browser, server.url, epochs=1)  # the next participant
+        page.locator(".st-key-test_accuracy").wait_for()  # it ran: the slot was free
+        assert page.get_by_text(re.compile(r"Saved as mlp-e1-")).is_visible()
+        context.close()
+    assert len(list((models / "runs").glob("*.keras"))) == 2
