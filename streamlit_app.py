@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import json
 import math
 import re
 import sys
@@ -1222,8 +1223,58 @@ def canvas_ui() -> np.ndarray | None:
             return_image_data=True,
             key=f"canvas-{generation}",
         )
+        send_strokes_at_once(key="send_strokes_at_once")
     st.button("Clear", key="clear", icon=":material/ink_eraser:", on_click=clear_canvas)
     return result.image_data
+
+
+# streamlit-drawable-canvas 0.13 sends a drawing 200 ms after the pen lifts (a debounce it
+# does not let callers change): two thirds of a 300 ms budget from stroke to answer. Its
+# own toolbar button "Update the app with this drawing" sends at once and cancels that
+# wait, so this page-side helper presses it when a stroke on the canvas ends. If the button
+# is ever renamed, nothing is pressed and the canvas keeps its own timing.
+SEND_BUTTON_LABEL = "Update the app with this drawing"
+SEND_STROKES_AT_ONCE_JS = """
+export default function () {
+  const label = SEND_BUTTON_LABEL;
+  const findButton = (root) => {
+    for (const element of root.querySelectorAll("*")) {
+      if (element.tagName === "BUTTON" && element.getAttribute("aria-label") === label) {
+        return element;
+      }
+      const inner = element.shadowRoot && findButton(element.shadowRoot);
+      if (inner) return inner;
+    }
+    return null;
+  };
+  const onCanvas = (event) => event.composedPath().some(
+    (element) => element.classList && element.classList.contains("st-key-canvas"));
+  let drawing = false;
+  const down = (event) => { drawing = onCanvas(event); };
+  const up = () => {
+    if (!drawing) return;
+    drawing = false;
+    // After the canvas has handled the same event (it adds the stroke, then schedules
+    // its delayed send): the button sends the finished stroke now.
+    setTimeout(() => {
+      const canvas = document.querySelector(".st-key-canvas");
+      const button = canvas && findButton(canvas);
+      if (button) button.click();
+    }, 0);
+  };
+  const cancel = () => { drawing = false; };
+  window.addEventListener("pointerdown", down, true);
+  window.addEventListener("pointerup", up, true);
+  window.addEventListener("pointercancel", cancel, true);
+  return () => {
+    window.removeEventListener("pointerdown", down, true);
+    window.removeEventListener("pointerup", up, true);
+    window.removeEventListener("pointercancel", cancel, true);
+  };
+}
+""".replace("SEND_BUTTON_LABEL", json.dumps(SEND_BUTTON_LABEL))
+send_strokes_at_once = st.components.v2.component("mnist_studio.send_strokes_at_once",
+                                                  js=SEND_STROKES_AT_ONCE_JS)
 
 
 def top_two(probabilities: np.ndarray) -> tuple[int, int]:
@@ -1257,27 +1308,32 @@ def probability_chart(probabilities: np.ndarray) -> tuple[pd.DataFrame, dict]:
 
     A plain spec, not Altair: Altair checks every chart against its JSON schema, ~25 ms
     of server CPU on each stroke for a chart whose shape never changes (bench/load.py).
+    The spec is the same on every stroke (the winner is a column of the data), so the
+    browser only swaps the chart's data instead of building a new chart.
     """
-    frame = pd.DataFrame({"digit": [str(d) for d in range(10)], "probability": probabilities})
-    best = str(int(np.argmax(probabilities)))
-    spec = {
-        "mark": {"type": "bar"},
-        "encoding": {
-            "x": {"field": "digit", "type": "nominal", "title": None, "sort": None,
-                  "axis": {"labelAngle": 0}},
-            "y": {"field": "probability", "type": "quantitative", "title": None,
-                  "scale": {"domain": [0, 1]}, "axis": {"format": ".0%", "tickCount": 5}},
-            "color": {"condition": {"test": f"datum.digit === '{best}'", "value": TEST_COLOR},
-                      "value": "#9aa5b1"},
-            "tooltip": [{"field": "digit", "type": "nominal"},
-                        {"field": "probability", "type": "quantitative", "format": ".1%"}],
-        },
-        "title": "How likely each digit is",
-        "height": 200,
-        "config": {"axis": {"labelFontSize": 18, "titleFontSize": 16},
-                   "title": {"fontSize": 18}},
-    }
-    return frame, spec
+    best = int(np.argmax(probabilities))
+    frame = pd.DataFrame({"digit": [str(d) for d in range(NUM_CLASSES)],
+                          "probability": probabilities,
+                          "best": [d == best for d in range(NUM_CLASSES)]})
+    return frame, PROBABILITY_SPEC
+
+
+PROBABILITY_SPEC = {
+    "mark": {"type": "bar"},
+    "encoding": {
+        "x": {"field": "digit", "type": "nominal", "title": None, "sort": None,
+              "axis": {"labelAngle": 0}},
+        "y": {"field": "probability", "type": "quantitative", "title": None,
+              "scale": {"domain": [0, 1]}, "axis": {"format": ".0%", "tickCount": 5}},
+        "color": {"field": "best", "type": "nominal", "legend": None,
+                  "scale": {"domain": [True, False], "range": [TEST_COLOR, NEUTRAL_COLOR]}},
+        "tooltip": [{"field": "digit", "type": "nominal"},
+                    {"field": "probability", "type": "quantitative", "format": ".1%"}],
+    },
+    "title": "How likely each digit is",
+    "height": 200,
+    "config": {"axis": {"labelFontSize": 18, "titleFontSize": 16}, "title": {"fontSize": 18}},
+}
 
 
 def model_view_ui(image: np.ndarray) -> None:

@@ -196,6 +196,44 @@ def test_draw_digits_stroke_by_stroke_and_clear(page) -> None:
     expect_blank(page)
 
 
+def test_each_stroke_is_sent_at_once_and_only_once(browser, server: Server) -> None:
+    """The canvas waits 200 ms after the pen lifts before sending (streamlit-drawable-canvas
+    0.13); the app presses the canvas's own "send now" button instead. Each stroke goes to
+    the server once, well before that delay would have ended (it cannot fire earlier)."""
+    from bench.appserver import install_watch, timed_stroke, wait_idle
+
+    context = browser.new_context(viewport=VIEWPORT)
+    install_watch(context)  # stamps mouse-ups, websocket sends and answers on screen
+    page = context.new_page()
+    page.set_default_timeout(UI_TIMEOUT)
+    try:
+        page.goto(server.url)
+        open_tab(page, "Draw")
+        box = canvas_box(page)
+        # The button the app presses (streamlit_app.SEND_BUTTON_LABEL): if a canvas release
+        # renames it, this says so.
+        send_now = page.locator(".st-key-canvas").get_by_role(
+            "button", name="Update the app with this drawing", exact=True)
+        expect(send_now).to_have_count(1)
+        wait_idle(page)
+        strokes = [[(0.5, 0.15), (0.5, 0.85)], [(0.3, 0.3), (0.7, 0.3)],
+                   [(0.3, 0.7), (0.7, 0.7)]]
+        results, sends = [], []
+        for points in strokes:
+            path = [(fx * 280, fy * 280) for fx, fy in points]
+            before = page.evaluate("() => window.__drawWatch.sends.length")
+            results.append(timed_stroke(page, box, path))
+            wait_idle(page)
+            page.wait_for_timeout(300)  # longer than the canvas's own delay: no second send
+            sends.append(page.evaluate("() => window.__drawWatch.sends.length") - before)
+        assert sends == [1, 1, 1], sends
+        delays = sorted(r.send_ms for r in results)
+        assert delays[1] < 200, delays  # the median stroke did not wait for the canvas's delay
+        assert all(re.match(r"\d", r.text) for r in results), [r.text for r in results]
+    finally:
+        context.close()
+
+
 def test_train_one_run_while_using_the_page(page, server: Server) -> None:
     open_tab(page, "Train")
     set_slider(page, "epochs", ["End"])  # 20 epochs: time to click around while it trains
