@@ -58,6 +58,10 @@ TABS = [":material/school: Learn", ":material/model_training: Train", ":material
         ":material/analytics: Evaluate"]  # Material icons ship with Streamlit: no emoji font needed
 TRAIN_COLOR, TEST_COLOR = "#1f77b4", "#e4572e"
 TAB_NAMES = ("learn", "train", "draw", "evaluate")  # ?tab=... values, in the order of TABS
+TAB_KEY = "tab"  # session_state[TAB_KEY]: the open tab's label
+# Widgets of tabs that are built only while open: their values are kept across tab switches.
+TAB_WIDGETS = ("epochs", "dropout", "batch_size", "learning_rate", "learn_image", "eval_true",
+               "eval_pred", "compare_runs")
 DROPOUT_MAX, DROPOUT_STEP = 0.8, 0.05
 DEFAULT_EPOCHS, DEFAULT_DROPOUT, DEFAULT_BATCH_SIZE, DEFAULT_LEARNING_RATE = 5, 0.2, 32, 0.001
 TRUE_WORDS, FALSE_WORDS = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
@@ -1131,9 +1135,15 @@ def result_ui(job: JobSnapshot) -> None:
         )
         use = f"{MEMORY_PREFIX}{job.job_id}"
     if st.button("Draw with this model", key="use_model", icon=":material/draw:",
-                 help="Selects it in the sidebar; then open the Draw tab."):
-        st.session_state.pending_model = use  # the picker takes it on the full rerun
+                 help="Selects it in the sidebar and opens the Draw tab.",
+                 on_click=draw_with_model, args=(use,)):
         st.rerun()  # this button is in a fragment: rerun the app so the sidebar updates
+
+
+def draw_with_model(choice: str) -> None:
+    """Select this model (the picker takes it on the full rerun) and open the Draw tab."""
+    st.session_state.pending_model = choice
+    st.session_state[TAB_KEY] = TABS[TAB_NAMES.index("draw")]  # before the tabs are built
 
 
 def training_frame(batch_points: tuple[BatchPoint, ...], epoch_points: tuple[EpochPoint, ...],
@@ -1670,33 +1680,52 @@ def show_chart(name: str, *args: Any, width: Any = "stretch") -> None:
     st.vega_lite_chart(spec=chart_spec(name, *args), width=width)
 
 
+def keep_hidden_tab_settings() -> None:
+    """Keep the values of the widgets in tabs this run does not build: Streamlit forgets a
+    widget that a run does not draw, and 20 epochs would be back to 5 after a look at Draw."""
+    for key in TAB_WIDGETS:
+        if key in st.session_state:
+            st.session_state[key] = st.session_state[key]
+
+
 def main() -> None:
     """Lay out the page: shared sidebar, then the Learn · Train · Draw · Evaluate tabs."""
     st.set_page_config(page_title="MNIST Studio", page_icon="✏️", layout="wide")
     keep_keras_state_between_runs()
+    keep_hidden_tab_settings()
     owner = session_owner()
     presets, first_run = session_presets()
     choice, presenter, status_slot = sidebar_ui(owner, presets)
     if first_run and presets.warnings:
         preset_warnings_ui(presets)
-    # ?tab=... picks the tab shown first (the same one for the whole session).
+    # ?tab=... picks the tab shown first. Only the open tab's content is built and sent (a
+    # tab switch reruns the script): a new session costs the server and, above all, the
+    # browser far less (bench/load.py). Draw is always built, so a drawing survives a look
+    # at another tab.
     learn, train, draw, evaluate = st.tabs(
-        TABS, default=TABS[TAB_NAMES.index(presets.tab)] if presets.tab else None)
-    with learn:
-        learn_slot = learn_tab()
-    with evaluate:
-        evaluate_slot = loading_slot()
-    with train:
-        train_tab(owner, presets, presenter)
+        TABS, default=TABS[TAB_NAMES.index(presets.tab)] if presets.tab else None,
+        key=TAB_KEY, on_change="rerun")
+    learn_slot = evaluate_slot = None
+    if learn.open:
+        with learn:
+            learn_slot = learn_tab()
+    if evaluate.open:
+        with evaluate:
+            evaluate_slot = loading_slot()
+    if train.open:
+        with train:
+            train_tab(owner, presets, presenter)
     with draw:
         draw_tab(choice, owner)
     tensorflow_warmup().start()  # normally the Draw tab has started it, after its canvas
     # Learn's steps and Evaluate need TensorFlow and the data: drawn after the canvas, so the
     # page is usable while they load.
-    with learn_slot.container():
-        learn_body(choice, owner)
-    with evaluate_slot.container():
-        evaluate_tab(choice, owner)
+    if learn_slot is not None:
+        with learn_slot.container():
+            learn_body(choice, owner)
+    if evaluate_slot is not None:
+        with evaluate_slot.container():
+            evaluate_tab(choice, owner)
     with status_slot.container():  # last, so it is up to date once TensorFlow has loaded
         server_status_ui()
 

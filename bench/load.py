@@ -255,8 +255,8 @@ async def draw_until(index: int, page, clock: Clock, results: Results,
 
 async def session(index: int, browser, url: str, clock: Clock, results: Results,
                   run: Run | None, gate: asyncio.Semaphore, args: argparse.Namespace) -> None:
-    """One participant: open the app, (maybe start a run,) draw until the deadline, (see the
-    run end). Participants arrive over time: each starts drawing as soon as its page is up."""
+    """One participant: open the app and wait for the others (a workshop starts once everyone
+    is in), then (maybe start a run,) draw until the deadline, (see the run end)."""
     rng = random.Random(index)
     try:
         _, page = await open_session(browser, url, index, results, gate)
@@ -264,6 +264,8 @@ async def session(index: int, browser, url: str, clock: Clock, results: Results,
         results.failed_to_open += 1
         results.error(index, f"could not open: {type(e).__name__}: {str(e).splitlines()[0]}")
         return
+    await clock.all_open.wait()
+    await asyncio.sleep(rng.uniform(0, args.digit_pause[1]))  # not all at the same moment
     try:
         if run is not None:
             await asyncio.sleep(rng.uniform(0, 3))
@@ -292,6 +294,7 @@ async def watch_arrivals(clock: Clock, results: Results, args: argparse.Namespac
     """Start the clock for --duration once every session has opened (or failed to)."""
     while results.opened + results.failed_to_open < args.sessions:
         await asyncio.sleep(0.5)
+    await asyncio.sleep(2)  # let the last pages settle
     clock.all_open_at = time.time()
     clock.deadline = time.monotonic() + args.duration
     clock.all_open.set()
@@ -481,11 +484,11 @@ def main() -> int:
     parser.add_argument("--epochs", type=int, default=2, help="epochs of each run (2)")
     parser.add_argument("--duration", type=float, default=60,
                         help="seconds all sessions keep drawing once all are open (60)")
-    parser.add_argument("--stroke-pause", type=float, nargs=2, default=(0.3, 1.0),
-                        metavar=("MIN", "MAX"), help="seconds between strokes (0.3 1.0)")
-    parser.add_argument("--digit-pause", type=float, nargs=2, default=(2.0, 4.0),
+    parser.add_argument("--stroke-pause", type=float, nargs=2, default=(0.5, 1.5),
+                        metavar=("MIN", "MAX"), help="seconds between strokes (0.5 1.5)")
+    parser.add_argument("--digit-pause", type=float, nargs=2, default=(10.0, 20.0),
                         metavar=("MIN", "MAX"),
-                        help="seconds looking at the answer before the next digit (2 4)")
+                        help="seconds looking at the answer before the next digit (10 20)")
     parser.add_argument("--train-timeout", type=float, default=120,
                         help="seconds a run may still take once the drawing stops (120)")
     parser.add_argument("--time-limit", type=float, default=420,

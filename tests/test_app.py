@@ -24,11 +24,27 @@ def app_env(models_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return models_dir
 
 
-def new_app() -> AppTest:
-    """A fresh session of the app, run once."""
-    at = AppTest.from_file(str(APP), default_timeout=RUN_TIMEOUT).run()
+def new_app(tab: str | None = None) -> AppTest:
+    """A fresh session of the app, run once (on this tab: learn, train, draw, evaluate)."""
+    at = AppTest.from_file(str(APP), default_timeout=RUN_TIMEOUT)
+    if tab is not None:
+        at.query_params["tab"] = tab
+    at.run()
     assert not at.exception, at.exception
     return at
+
+
+def open_tab(at: AppTest, name: str) -> AppTest:
+    """Switch to a tab ("Train", ...) as a click would: only the open tab is built."""
+    at.session_state["tab"] = next(tab.label for tab in at.tabs if tab.label.endswith(name))
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def open_tab_name(at: AppTest) -> str:
+    """The open tab's name ("Draw", ...)."""
+    return at.session_state["tab"].split()[-1]
 
 
 def keyed(at: AppTest, key: str):
@@ -66,7 +82,7 @@ def all_text(at: AppTest) -> str:
 
 
 def test_app_loads_with_defaults_and_blank_hint(app_env: Path) -> None:
-    at = new_app()
+    at = new_app("train")
     assert at.title[0].value == "MNIST Studio"
     labels = [tab.label.split()[-1] for tab in at.tabs]
     assert labels == ["Learn", "Train", "Draw", "Evaluate"]
@@ -85,8 +101,39 @@ def test_app_loads_with_defaults_and_blank_hint(app_env: Path) -> None:
     assert not at.error
 
 
-def test_train_shows_metrics_saves_and_offers_the_run(app_env: Path) -> None:
+def test_only_the_open_tab_is_built_and_draw_always_is(app_env: Path) -> None:
     at = new_app()
+    assert open_tab_name(at) == "Learn" and keyed(at, "learn_image") is not None
+    assert keyed(at, "epochs") is None and keyed(at, "eval_accuracy") is None
+    assert keyed(at, "canvas") is not None  # a drawing survives a look at another tab
+    open_tab(at, "Evaluate")
+    assert keyed(at, "eval_accuracy") is not None
+    assert keyed(at, "learn_image") is None and keyed(at, "epochs") is None
+    open_tab(at, "Train")
+    assert keyed(at, "epochs") is not None and keyed(at, "eval_accuracy") is None
+    assert keyed(at, "canvas") is not None
+
+
+def test_settings_survive_a_look_at_another_tab(app_env: Path) -> None:
+    at = new_app("train")
+    at.slider(key="epochs").set_value(12)
+    at.slider(key="dropout").set_value(0.5)
+    at.select_slider(key="batch_size").set_value(128).run()
+    open_tab(at, "Draw")
+    assert keyed(at, "epochs") is None  # not built while Draw is open...
+    open_tab(at, "Evaluate")
+    at.selectbox(key="eval_true").set_value(3).run()
+    open_tab(at, "Train")  # ...yet back as they were
+    assert at.slider(key="epochs").value == 12
+    assert at.slider(key="dropout").value == pytest.approx(0.5)
+    assert at.select_slider(key="batch_size").value == 128
+    open_tab(at, "Evaluate")
+    assert at.selectbox(key="eval_true").value == 3
+    assert not at.exception and not at.error
+
+
+def test_train_shows_metrics_saves_and_offers_the_run(app_env: Path) -> None:
+    at = new_app("train")
     at.slider(key="epochs").set_value(1)
     at.slider(key="dropout").set_value(0.3)
     at.button(key="train").click().run()
@@ -107,8 +154,9 @@ def test_train_shows_metrics_saves_and_offers_the_run(app_env: Path) -> None:
     assert name in all_text(at)  # "Saved as ..." names it
     assert keyed(at, "stop") is None and at.button(key="train").disabled is False
 
-    at.button(key="use_model").click().run()  # "Draw with this model" selects it
+    at.button(key="use_model").click().run()  # "Draw with this model" selects it...
     assert at.selectbox(key="model").value == f"runs/{name}"
+    assert open_tab_name(at) == "Draw"  # ...and opens the Draw tab
     assert not at.error
 
 
@@ -119,7 +167,7 @@ def epoch_tested(at: AppTest) -> bool:
 
 def test_queue_stop_and_cancel(app_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MNIST_MAX_TRAINING_JOBS", "1")  # read when this folder's trainer starts
-    first, second = new_app(), new_app()
+    first, second = new_app("train"), new_app("train")
     first.slider(key="epochs").set_value(20)
     first.button(key="train").click().run()
     run_until(first, lambda at: any(metric.label == "Epoch" for metric in at.metric))
@@ -142,7 +190,7 @@ def test_queue_stop_and_cancel(app_env: Path, monkeypatch: pytest.MonkeyPatch) -
 def test_save_failure_keeps_the_model_usable(app_env: Path) -> None:
     assert not (app_env / "runs").exists()
     (app_env / "runs").write_text("a file where the runs folder should be")  # saving fails
-    at = new_app()
+    at = new_app("train")
     at.slider(key="epochs").set_value(1)
     at.button(key="train").click().run()
     run_until(at, lambda at: keyed(at, "test_accuracy") is not None)
@@ -234,7 +282,7 @@ def test_learn_shows_the_real_layer_table_and_the_untrained_loss(app_env: Path) 
 
 
 def test_evaluate_quickstart_confusion_and_gallery(app_env: Path) -> None:
-    at = new_app()
+    at = new_app("evaluate")
     at.selectbox(key="model").set_value("quickstart").run()
     assert not at.exception, at.exception
     accuracy = block_text(at.get_by_key("eval_accuracy"))
@@ -272,7 +320,7 @@ def test_evaluation_is_cached(app_env: Path, monkeypatch: pytest.MonkeyPatch) ->
     real_evaluate = mnist_core.evaluate.evaluate
     monkeypatch.setattr(mnist_core.evaluate, "evaluate",
                         lambda *args: evaluated.append(args[0]) or real_evaluate(*args))
-    at = new_app()
+    at = new_app("evaluate")
     at.selectbox(key="model").set_value("quickstart").run()
     once = len(evaluated)  # at most one per model (none if an earlier test evaluated it)
     assert once <= 2
@@ -298,7 +346,7 @@ def test_compare_lists_saved_runs_and_picker_shows_only_mine(app_env: Path, smal
                     ref=f"runs/someone-d{dropout}")
         for dropout in (0.0, 0.5)
     ]
-    at = new_app()
+    at = new_app("evaluate")
     def listed_runs(at: AppTest) -> int:
         return sum("MLP 2 epochs" in label for label in at.selectbox(key="model").options)
 
@@ -347,19 +395,19 @@ def test_garbage_query_parameters_never_crash(app_env: Path) -> None:
                             "model": "../../etc/passwd", "session": "not-a-session"})
     at.run()
     assert not at.exception, at.exception
-    assert at.slider(key="epochs").value == 20  # clamped
-    assert at.slider(key="dropout").value == pytest.approx(0.2)  # ignored: the default
-    assert at.select_slider(key="batch_size").value == 32
-    assert at.select_slider(key="learning_rate").value == pytest.approx(0.001)
     assert default_tab(at) == "Learn"
     warning = at.get_by_key("preset_warnings").warning[0].value
     for name in ("epochs=500", "dropout=lots", "batch_size=-3", "learning_rate=nan",
                  "tab=", "presenter=maybe", "model="):
         assert name in warning, name
+    open_tab(at, "Train")
+    assert at.slider(key="epochs").value == 20  # clamped
+    assert at.slider(key="dropout").value == pytest.approx(0.2)  # ignored: the default
+    assert at.select_slider(key="batch_size").value == 32
+    assert at.select_slider(key="learning_rate").value == pytest.approx(0.001)
     assert "<script>" not in warning
     assert re.fullmatch(r"[0-9a-f]{32}", at.query_params["session"])
-    at.run()  # the warning is shown once, not on every rerun
-    assert keyed(at, "preset_warnings") is None
+    assert keyed(at, "preset_warnings") is None  # shown once, not on every rerun
 
 
 def _show_presets(root: str, params: dict[str, str]) -> None:

@@ -276,6 +276,10 @@ def test_train_one_run_while_using_the_page(page, server: Server) -> None:
     picker = page.locator("[data-testid='stSidebar']").get_by_role("combobox")
     label = re.compile(r"★ \d+\.\d% · MLP 20 epochs, dropout 0\.25 · \d\d:\d\d")
     expect(picker).to_have_value(label)
+    expect(page.get_by_role("tab", name=re.compile("Draw"))).to_have_attribute(
+        "aria-selected", "true")  # "Draw with this model" opens Draw
+    canvas_box(page)
+    open_tab(page, "Train")
     expect(button(page, "train")).to_be_enabled()
     shot(page, "train-done")
 

@@ -163,7 +163,7 @@ def test_full_disk_while_saving_keeps_the_model_and_says_why(app_models, monkeyp
 
     full_disk_os = types.SimpleNamespace(**{**vars(os), "replace": disk_full})
     monkeypatch.setattr(store_module, "os", full_disk_os)  # only the model store's renames
-    at = new_app()
+    at = new_app("train")
     at.slider(key="epochs").set_value(1)
     at.button(key="train").click().run()
     run_until(at, lambda at: keyed(at, "test_accuracy") is not None)
