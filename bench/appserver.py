@@ -277,14 +277,29 @@ WATCH_SCRIPT = """
     const up = watch.ups[watch.ups.length - 1];
     return watch.marks.slice(before.marks).some(m => m.t >= up && m.src && m.src !== before.src);
   };
-  // Resolves once strokeDone(before), rejects after timeout ms.
+  // Whether the stroke's rerun is over without changing the page (a stroke that adds no
+  // visible ink, e.g. off the canvas): sent, answered, the app idle for 0.5 s since.
+  watch.quietEnd = (before) => {
+    if (watch.ups.length <= before.ups) return null;
+    const up = watch.ups[watch.ups.length - 1];
+    const send = watch.sends.slice(before.sends).find(t => t >= up);
+    const recv = send === undefined ? undefined : watch.recvs.filter(t => t >= send).pop();
+    const app = document.querySelector(".stApp");
+    if (recv === undefined || !app || app.dataset.testScriptState !== "notRunning") return null;
+    return performance.now() - recv > 500 ? recv : null;
+  };
+  // Resolves once strokeDone(before) or quietEnd(before), rejects after timeout ms.
   watch.waitStroke = (before, timeout) => new Promise((resolve, reject) => {
     if (watch.strokeDone(before)) return resolve();
-    const timer = setTimeout(() => reject(new Error(`no answer within ${timeout} ms`)), timeout);
+    const done = () => { clearTimeout(timer); clearInterval(quiet); resolve(); };
+    const timer = setTimeout(() => {
+      clearInterval(quiet);
+      reject(new Error(`no answer within ${timeout} ms`));
+    }, timeout);
+    const quiet = setInterval(() => { if (watch.quietEnd(before) !== null) done(); }, 100);
     watch.waiters.push(() => {
       if (!watch.strokeDone(before)) return false;
-      clearTimeout(timer);
-      resolve();
+      done();
       return true;
     });
   });
@@ -297,6 +312,11 @@ WATCH_SCRIPT = """
     const byText = after.find(m => m.text !== before.text && /^\\d/.test(m.text));
     const byImage = after.find(m => m.src && m.src !== before.src);
     const hit = byText || byImage;
+    if (!hit) {  // the rerun ended without a visible change (watch.quietEnd)
+      const end = watch.quietEnd(before);
+      return {ms: end === null ? null : end - up, send: null, recv: null, by: "none",
+              text: watch.last.split("\u0000")[0]};
+    }
     const send = watch.sends.slice(before.sends).find(t => t >= up);
     const recv = watch.recvs.filter(t => t >= up && t <= hit.t).pop();
     return {ms: hit.t - up, send: send === undefined ? null : send - up,
@@ -449,11 +469,12 @@ def draw_path(page: Any, box: dict, path: Sequence[Sequence[float]],
 class StrokeResult:
     """What one stroke led to on the page."""
 
-    latency_ms: float  # mouse-up -> the prediction (or the model's view) changed on screen
+    latency_ms: float | None  # mouse-up -> the prediction (or the model's view) changed on screen
     send_ms: float | None  # mouse-up -> the canvas sent the drawing to the server
     reply_ms: float | None  # mouse-up -> the server's message carrying the answer arrived
     text: str  # what the prediction element says afterwards
-    by: str  # "text" (the prediction's text changed) or "image" (only the model view did)
+    by: str  # "text" (the prediction's text changed), "image" (only the model view did) or
+    # "none" (bench/load.py only: the stroke's rerun ended with the page as it was)
 
     @classmethod
     def from_js(cls, result: dict) -> StrokeResult:

@@ -95,6 +95,7 @@ class Results:
     rss: list[tuple[float, float]] = field(default_factory=list)  # (time, MB)
     opened: int = 0
     failed_to_open: int = 0
+    unchanged: int = 0  # strokes whose rerun left the page as it was (no new ink to see)
     drawing_seconds: float = 0.0
     server_cpu: float = 0.0  # CPU seconds while the sessions drew
     browser_cpu: float = 0.0  # the same for Chromium, Playwright and this script
@@ -244,9 +245,13 @@ async def draw_until(index: int, page, clock: Clock, results: Results,
             except Exception:
                 await keep_evidence(page, index, results)
                 raise
-            results.strokes.append(Stroke(index, time.time(), result))
-            if not re.match(r"\d", result.text):
+            if result.by == "none" and re.match(r"\d", result.text):
+                results.unchanged += 1  # e.g. a stroke off the canvas: nothing new to show
+            elif not re.match(r"\d", result.text):
                 results.error(index, f"no digit shown after a stroke: {result.text!r}")
+                await keep_evidence(page, index, results)
+            else:
+                results.strokes.append(Stroke(index, time.time(), result))
             await asyncio.sleep(rng.uniform(*args.stroke_pause))
         for problem in await page_errors(page):
             results.error(index, problem)
@@ -395,7 +400,9 @@ def report(results: Results, models: Path, args: argparse.Namespace, copies: int
     latency = [s.result.latency_ms for s in results.strokes]
     print(f"\nsessions: {results.opened} of {args.sessions} opened; strokes: "
           f"{len(results.strokes)} (pauses: {args.stroke_pause[0]:g}-{args.stroke_pause[1]:g} s "
-          f"between strokes, {args.digit_pause[0]:g}-{args.digit_pause[1]:g} s between digits)")
+          f"between strokes, {args.digit_pause[0]:g}-{args.digit_pause[1]:g} s between digits)"
+          f"; plus {results.unchanged} that changed nothing on screen (no new ink in the "
+          "28x28 view, e.g. off the canvas)")
     print(f"errors: {len(results.errors)}")
     for error in results.errors[:20]:
         print(f"  {error}")
