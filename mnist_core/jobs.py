@@ -260,6 +260,10 @@ class JobManager:
                 loss=event.loss,
                 accuracy=event.accuracy,
             )
+            if job.latest is None:
+                from mnist_core.tf_setup import lower_compute_priority
+
+                lower_compute_priority()  # training has its threads by now: drawings first
             with self._lock:
                 job.latest = event
                 if len(job.batch_points) < MAX_BATCH_POINTS:

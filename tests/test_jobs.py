@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from mnist_core.errors import ConfigError
@@ -96,3 +98,28 @@ def test_max_jobs_default_from_cpu_count(monkeypatch):
     monkeypatch.delenv("MNIST_MAX_TRAINING_JOBS", raising=False)
     monkeypatch.setattr("os.cpu_count", lambda: 8)
     assert default_max_jobs() == 4
+
+
+def tensorflow_thread_niceness() -> list[int]:
+    """The OS niceness of this process's TensorFlow threads (Linux)."""
+    import os
+    from pathlib import Path
+
+    values = []
+    for task in Path("/proc/self/task").iterdir():
+        try:
+            if (task / "comm").read_text().startswith("tf_"):
+                values.append(os.getpriority(os.PRIO_PROCESS, int(task.name)))
+        except OSError:
+            continue
+    return values
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="Linux /proc only")
+def test_training_threads_give_way_to_drawings(manager):
+    """A server-side run lowers TensorFlow's threads to niceness 10 (tf_setup), so that
+    predictions and page updates are scheduled first while it trains."""
+    done = manager.wait(manager.submit(QUICK), timeout=WAIT)
+    assert done.status is JobStatus.FINISHED
+    niceness = tensorflow_thread_niceness()
+    assert niceness and min(niceness) >= 10, niceness
