@@ -172,6 +172,8 @@ async def start_training(page, run: Run, epochs: int) -> None:
     """Train tab: epochs slider to `epochs`, press Train, note whether it queued."""
     await open_tab(page, "Train")
     thumb = page.locator(".st-key-epochs input[type='range']")
+    await thumb.wait_for(timeout=STEP_TIMEOUT)
+    await wait_idle(page)  # the tab switch's rerun has built the Train tab
     await thumb.focus()
     await thumb.press("Home")
     for _ in range(epochs - 1):

@@ -25,6 +25,7 @@ from bench.appserver import (
     chromium_path,
     copy_shipped_models,
     running_app,
+    wait_idle,
 )
 
 playwright_api = pytest.importorskip("playwright.sync_api")
@@ -96,8 +97,11 @@ def button(page, key: str):
 
 
 def open_tab(page, name: str) -> None:
-    """Click a tab by its name."""
-    page.get_by_role("tab", name=re.compile(name)).click()
+    """Click a tab by its name; wait for the rerun that builds its content."""
+    tab = page.get_by_role("tab", name=re.compile(name))
+    tab.click()
+    expect(tab).to_have_attribute("aria-selected", "true")
+    wait_idle(page)
 
 
 def set_slider(page, key: str, presses: list[str]) -> None:
@@ -200,7 +204,7 @@ def test_each_stroke_is_sent_at_once_and_only_once(browser, server: Server) -> N
     """The canvas waits 200 ms after the pen lifts before sending (streamlit-drawable-canvas
     0.13); the app presses the canvas's own "send now" button instead. Each stroke goes to
     the server once, well before that delay would have ended (it cannot fire earlier)."""
-    from bench.appserver import install_watch, timed_stroke, wait_idle
+    from bench.appserver import install_watch, timed_stroke
 
     context = browser.new_context(viewport=VIEWPORT)
     install_watch(context)  # stamps mouse-ups, websocket sends and answers on screen

@@ -209,7 +209,10 @@ def test_tab_closed_mid_training_still_saves_and_frees_the_trainer(tmp_path):
         chromium_path,
         copy_shipped_models,
         running_app,
+        wait_idle,
     )
+
+    playwright_api = pytest.importorskip("playwright.sync_api")
 
     if chromium_path() is None:
         pytest.skip("chromium is not installed")
@@ -224,13 +227,14 @@ def test_tab_closed_mid_training_still_saves_and_frees_the_trainer(tmp_path):
         page.goto(url)
         page.get_by_role("tab", name=re.compile("Train")).click()
         thumb = page.locator(".st-key-epochs input[type='range']")
+        thumb.wait_for()
+        wait_idle(page, ui_timeout)  # the tab switch's rerun has built the Train tab
         thumb.focus()
         thumb.press("Home")
         for _ in range(epochs - 1):
             thumb.press("ArrowRight")
         value = page.locator(".st-key-epochs [data-testid='stSliderThumbValue']")
-        page.wait_for_function("([el, want]) => el.textContent.trim() === want",
-                               arg=[value.element_handle(), str(epochs)])
+        playwright_api.expect(value).to_have_text(str(epochs), timeout=ui_timeout)
         page.locator(".st-key-train button").click()
         return context, page
 
