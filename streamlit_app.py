@@ -1214,8 +1214,14 @@ def charts_ui(job: JobSnapshot) -> None:
 
 
 def clear_canvas() -> None:
-    """Start a fresh canvas (a new widget key)."""
+    """Empty the canvas in place: a new (empty) initial drawing, the same widget.
+
+    A new widget key would mount a new canvas while the old one is still on screen until
+    the rerun ends; under load a stroke drawn meanwhile landed on the old one and was lost.
+    """
     st.session_state.canvas_generation = st.session_state.get("canvas_generation", 0) + 1
+    # Until the canvas has loaded the empty drawing, it still reports the old one.
+    st.session_state.cleared_drawing = st.session_state.get("last_drawing")
 
 
 def canvas_ui() -> np.ndarray | None:
@@ -1230,11 +1236,17 @@ def canvas_ui() -> np.ndarray | None:
             height=CANVAS_SIZE,
             width=CANVAS_SIZE,
             drawing_mode="freedraw",
+            # Each Clear is a different empty drawing, which the canvas loads (and sends).
+            initial_drawing={"objects": [], "cleared": generation} if generation else None,
             return_image_data=True,
-            key=f"canvas-{generation}",
+            key="drawing_canvas",
         )
         send_strokes_at_once(key="send_strokes_at_once")
     st.button("Clear", key="clear", icon=":material/ink_eraser:", on_click=clear_canvas)
+    drawing = result.json_data
+    st.session_state.last_drawing = drawing
+    if drawing is not None and drawing == st.session_state.get("cleared_drawing"):
+        return None  # the drawing from before Clear, still reported for a moment
     return result.image_data
 
 

@@ -515,30 +515,27 @@ def draw_digit(page: Any, strokes: Sequence[Sequence[Sequence[float]]],
     return [timed_stroke(page, box, path, timeout) for path in strokes]
 
 
-# The canvas widget's current key ("st-key-canvas-0", ...; Clear makes a new one).
-CANVAS_KEY_JS = """() => {
-  const c = document.querySelector(".st-key-canvas [class*='st-key-canvas-']");
-  return c ? [...c.classList].find(k => k.startsWith("st-key-canvas-")) : "";
-}"""
-# True once Clear's rerun has put a fresh canvas (a new key) and the hint on the page.
-CLEARED_JS = """([old, prediction]) => {
-  const c = document.querySelector(".st-key-canvas [class*='st-key-canvas-']");
+# True once Clear's rerun has put the hint on the page, with the canvas up (not stale).
+CLEARED_JS = """(prediction) => {
+  const c = document.querySelector(".st-key-canvas [class*='st-key-']");
   const p = document.querySelector(prediction);
-  return !!c && !c.classList.contains(old) && c.dataset.stale !== "true"
+  return !!c && !document.querySelector(".st-key-canvas [data-stale='true']")
     && !!p && p.textContent.includes("Draw a digit");
 }"""
 CLEAR_BUTTON = ".st-key-clear button"
 
 
 def clear_canvas(page: Any, timeout: float = 30_000) -> dict:
-    """Press Clear; wait for the fresh canvas and the hint; return the canvas's box.
+    """Press Clear; wait for the hint and an idle page; return the canvas's box.
 
-    Clear gives the canvas a new widget key: the old canvas stays in the page until the
-    rerun has replaced it, and a stroke drawn on it meanwhile would be lost.
+    Clear empties the same canvas in place (it loads an empty drawing, then sends it): the
+    page is idle once that second rerun is over too.
     """
-    old = page.evaluate(CANVAS_KEY_JS)
     page.locator(CLEAR_BUTTON).click()
-    page.wait_for_function(CLEARED_JS, arg=[old, PREDICTION], timeout=timeout)
+    page.wait_for_function(CLEARED_JS, arg=PREDICTION, timeout=timeout)
+    wait_idle(page, timeout)
+    page.wait_for_timeout(100)  # the canvas's own send of the empty drawing, if still due
+    wait_idle(page, timeout)
     return canvas_box(page, timeout)
 
 

@@ -39,7 +39,6 @@ sys.path.insert(0, str(PROJECT_ROOT))
 from bench.appserver import (  # noqa: E402
     APP,
     CANVAS,
-    CANVAS_KEY_JS,
     CHROMIUM_ARGS,
     CLEAR_BUTTON,
     CLEARED_JS,
@@ -124,13 +123,13 @@ async def canvas_box(page, timeout: float = STEP_TIMEOUT) -> dict:
 
 
 async def clear_canvas(page) -> dict:
-    old = await page.evaluate(CANVAS_KEY_JS)
     await page.locator(CLEAR_BUTTON).click(timeout=STEP_TIMEOUT)
-    await page.wait_for_function(CLEARED_JS, arg=[old, PREDICTION], timeout=STEP_TIMEOUT,
+    await page.wait_for_function(CLEARED_JS, arg=PREDICTION, timeout=STEP_TIMEOUT,
                                  polling=POLL_MS)
-    box = await canvas_box(page)
     await wait_idle(page)
-    return box
+    await asyncio.sleep(0.1)  # the canvas's own send of the empty drawing, if still due
+    await wait_idle(page)
+    return await canvas_box(page)
 
 
 async def timed_stroke(page, box: dict, path) -> StrokeResult:
