@@ -286,6 +286,9 @@ WATCH_SCRIPT = """
     const recv = send === undefined ? undefined : watch.recvs.filter(t => t >= send).pop();
     const app = document.querySelector(".stApp");
     if (recv === undefined || !app || app.dataset.testScriptState !== "notRunning") return null;
+    // Only while a digit is shown: a page still showing the hint is still to update (a
+    // busy browser can take seconds), or the stroke was lost (then: no answer, an error).
+    if (!/^\\d/.test(watch.last)) return null;
     return performance.now() - recv > 500 ? recv : null;
   };
   // Resolves once strokeDone(before) or quietEnd(before), rejects after timeout ms.
