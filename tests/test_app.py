@@ -73,6 +73,13 @@ def run_until(at: AppTest, done: Callable[[AppTest], bool], timeout: float = WAI
         assert not at.exception, at.exception
 
 
+def train_to_the_end(at: AppTest, epochs: int = 1) -> None:
+    """On the Train tab: press Train for this many epochs, rerun until the result shows."""
+    at.slider(key="epochs").set_value(epochs)
+    at.button(key="train").click().run()
+    run_until(at, lambda at: keyed(at, "test_accuracy") is not None)
+
+
 def all_text(at: AppTest) -> str:
     """Text of every message box and markdown element on the page."""
     parts = [element.value for element in at.markdown]
@@ -191,9 +198,7 @@ def test_save_failure_keeps_the_model_usable(app_env: Path) -> None:
     assert not (app_env / "runs").exists()
     (app_env / "runs").write_text("a file where the runs folder should be")  # saving fails
     at = new_app("train")
-    at.slider(key="epochs").set_value(1)
-    at.button(key="train").click().run()
-    run_until(at, lambda at: keyed(at, "test_accuracy") is not None)
+    train_to_the_end(at)
     warning = "\n".join(box.value for box in at.warning)
     assert "Could not save this model" in warning and "could not save the model" in warning
     labels = at.selectbox(key="model").options

@@ -156,7 +156,7 @@ def test_full_disk_while_saving_keeps_the_model_and_says_why(app_models, monkeyp
     import types
 
     from mnist_core import store as store_module
-    from tests.test_app import keyed, run_until
+    from tests.test_app import train_to_the_end
 
     def disk_full(*args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")
@@ -164,9 +164,7 @@ def test_full_disk_while_saving_keeps_the_model_and_says_why(app_models, monkeyp
     full_disk_os = types.SimpleNamespace(**{**vars(os), "replace": disk_full})
     monkeypatch.setattr(store_module, "os", full_disk_os)  # only the model store's renames
     at = new_app("train")
-    at.slider(key="epochs").set_value(1)
-    at.button(key="train").click().run()
-    run_until(at, lambda at: keyed(at, "test_accuracy") is not None)
+    train_to_the_end(at)
     warning = "\n".join(box.value for box in at.warning)
     assert "Could not save this model" in warning and "No space left on device" in warning
     assert not at.error and not at.exception
