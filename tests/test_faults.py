@@ -228,9 +228,9 @@ def test_tab_closed_mid_training_still_saves_and_frees_the_trainer(tmp_path):
         thumb.wait_for()
         wait_idle(page, ui_timeout)  # the tab switch's rerun has built the Train tab
         thumb.focus()
-        thumb.press("Home")
-        for _ in range(epochs - 1):
-            thumb.press("ArrowRight")
+        # One key press: each step of a slider reruns the app, and presses during a rerun
+        # can be lost. Home and End are the slider's ends: 1 and 20 epochs.
+        thumb.press({1: "Home", 20: "End"}[epochs])
         value = page.locator(".st-key-epochs [data-testid='stSliderThumbValue']")
         playwright_api.expect(value).to_have_text(str(epochs), timeout=ui_timeout)
         page.locator(".st-key-train button").click()
@@ -238,16 +238,16 @@ def test_tab_closed_mid_training_still_saves_and_frees_the_trainer(tmp_path):
 
     with running_app(models, tmp_path / "server.log", env=env) as server, \
             chromium_browser() as browser:
-        context, page = start_run(browser, server.url, epochs=5)
+        context, page = start_run(browser, server.url, epochs=20)  # ~10 s of training
         page.locator("[data-testid='stProgress']").wait_for()  # training...
         context.close()  # ...when the tab goes away
         deadline = time.monotonic() + 120
-        while not list((models / "runs").glob("mlp-e5-*.keras")):
+        while not list((models / "runs").glob("mlp-e20-*.keras")):
             assert time.monotonic() < deadline, "the closed tab's run was never saved"
             time.sleep(0.5)
-        saved = next((models / "runs").glob("mlp-e5-*.json"))
+        saved = next((models / "runs").glob("mlp-e20-*.json"))
         metadata = json.loads(saved.read_text())
-        assert metadata["epochs_completed"] == 5 and not metadata["stopped"]
+        assert metadata["epochs_completed"] == 20 and not metadata["stopped"]
 
         context, page = start_run(browser, server.url, epochs=1)  # the next participant
         page.locator(".st-key-test_accuracy").wait_for()  # it ran: the slot was free
