@@ -308,3 +308,45 @@ def test_refresh_reattaches_and_stop_keeps_the_model(page, server: Server) -> No
     assert seconds < 4, f"stopping took {seconds:.1f} s"
     assert list((server.models / "runs").glob("mlp-e20-d0.20-*.keras"))  # the stopped run, saved
     shot(page, "stop-after")
+
+
+def test_tab_closed_mid_training_still_saves_and_frees_the_trainer(
+        browser, tmp_path: Path) -> None:
+    """A participant starts a run and closes the tab: the run finishes and is saved, and
+    the server's only training slot is free again for the next participant."""
+    import json
+
+    models = copy_shipped_models(tmp_path / "models")
+    env = {"MNIST_TRAIN_LIMIT": "3000", "MNIST_MAX_TRAINING_JOBS": "1"}
+
+    def start_run(url: str, epochs_key: str):
+        """A new participant: Train tab, epochs slider to one end (Home: 1, End: 20), Train.
+        One key press: presses during a slider's rerun can be lost."""
+        context = browser.new_context(viewport=VIEWPORT)
+        page = context.new_page()
+        page.set_default_timeout(TRAIN_TIMEOUT)
+        page.goto(url)
+        open_tab(page, "Train")
+        set_slider(page, "epochs", [epochs_key])
+        expect(page.locator(".st-key-epochs [data-testid='stSliderThumbValue']")).to_have_text(
+            {"Home": "1", "End": "20"}[epochs_key])
+        button(page, "train").click()
+        return context, page
+
+    with running_app(models, tmp_path / "server.log", env=env) as server:
+        context, page = start_run(server.url, "End")  # 20 epochs, ~10 s of training
+        page.locator("[data-testid='stProgress']").wait_for()  # training...
+        context.close()  # ...when the tab goes away
+        deadline = time.monotonic() + 120
+        while not list((models / "runs").glob("mlp-e20-*.keras")):
+            assert time.monotonic() < deadline, "the closed tab's run was never saved"
+            time.sleep(0.5)
+        saved = next((models / "runs").glob("mlp-e20-*.json"))
+        metadata = json.loads(saved.read_text())
+        assert metadata["epochs_completed"] == 20 and not metadata["stopped"]
+
+        context, page = start_run(server.url, "Home")  # the next participant, 1 epoch
+        page.locator(".st-key-test_accuracy").wait_for()  # it ran: the slot was free
+        assert page.get_by_text(re.compile(r"Saved as mlp-e1-")).is_visible()
+        context.close()
+    assert len(list((models / "runs").glob("*.keras"))) == 2
