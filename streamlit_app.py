@@ -1247,7 +1247,7 @@ def canvas_ui() -> np.ndarray | None:
             return_image_data=True,
             key="drawing_canvas",
         )
-        send_strokes_at_once(key="send_strokes_at_once")
+        canvas_shortcuts(key="canvas_shortcuts")
     st.button("Clear", key="clear", icon=":material/ink_eraser:", on_click=clear_canvas)
     drawing = result.json_data
     st.session_state.last_drawing = drawing
@@ -1256,53 +1256,72 @@ def canvas_ui() -> np.ndarray | None:
     return result.image_data
 
 
-# streamlit-drawable-canvas 0.13 sends a drawing 200 ms after the pen lifts (a debounce it
-# does not let callers change): two thirds of a 300 ms budget from stroke to answer. Its
-# own toolbar button "Update the app with this drawing" sends at once and cancels that
-# wait, so this page-side helper presses it when a stroke on the canvas ends. If the button
-# is ever renamed, nothing is pressed and the canvas keeps its own timing.
+# Two page-side shortcuts to the canvas's own toolbar (streamlit-drawable-canvas 0.13),
+# found by their labels. If a canvas release renames a button, that shortcut does
+# nothing and the app keeps working as without it.
+# - The canvas sends a drawing 200 ms after the pen lifts (a debounce callers cannot
+#   change): two thirds of a 300 ms budget from stroke to answer. Its button "Update the
+#   app with this drawing" sends at once and cancels that wait: pressed when a stroke ends.
+# - The app's Clear button, done on the server, costs two reruns (the button's, then the
+#   canvas sending the empty drawing it was given). The canvas's "Reset canvas & history"
+#   empties it in the page and sends once, so a click on Clear presses that instead (and
+#   the server never sees the click). Without the shortcut Clear works on the server.
 SEND_BUTTON_LABEL = "Update the app with this drawing"
-SEND_STROKES_AT_ONCE_JS = """
+RESET_BUTTON_LABEL = "Reset canvas & history"
+CANVAS_SHORTCUTS_JS = """
 export default function () {
-  const label = SEND_BUTTON_LABEL;
-  const findButton = (root) => {
+  const findButton = (root, label) => {
     for (const element of root.querySelectorAll("*")) {
       if (element.tagName === "BUTTON" && element.getAttribute("aria-label") === label) {
         return element;
       }
-      const inner = element.shadowRoot && findButton(element.shadowRoot);
+      const inner = element.shadowRoot && findButton(element.shadowRoot, label);
       if (inner) return inner;
     }
     return null;
   };
-  const onCanvas = (event) => event.composedPath().some(
-    (element) => element.classList && element.classList.contains("st-key-canvas"));
+  const canvasButton = (label) => {
+    const canvas = document.querySelector(".st-key-canvas");
+    return canvas && findButton(canvas, label);
+  };
+  const within = (event, className) => event.composedPath().some(
+    (element) => element.classList && element.classList.contains(className));
   let drawing = false;
-  const down = (event) => { drawing = onCanvas(event); };
+  const down = (event) => { drawing = within(event, "st-key-canvas"); };
   const up = () => {
     if (!drawing) return;
     drawing = false;
     // After the canvas has handled the same event (it adds the stroke, then schedules
     // its delayed send): the button sends the finished stroke now.
     setTimeout(() => {
-      const canvas = document.querySelector(".st-key-canvas");
-      const button = canvas && findButton(canvas);
+      const button = canvasButton(SEND_BUTTON_LABEL);
       if (button) button.click();
     }, 0);
   };
   const cancel = () => { drawing = false; };
+  const clear = (event) => {
+    if (!within(event, "st-key-clear")) return;
+    const reset = canvasButton(RESET_BUTTON_LABEL);
+    if (!reset) return;  // Clear goes to the server as usual
+    event.stopPropagation();
+    event.preventDefault();
+    reset.click();
+  };
   window.addEventListener("pointerdown", down, true);
   window.addEventListener("pointerup", up, true);
   window.addEventListener("pointercancel", cancel, true);
+  window.addEventListener("click", clear, true);
   return () => {
     window.removeEventListener("pointerdown", down, true);
     window.removeEventListener("pointerup", up, true);
     window.removeEventListener("pointercancel", cancel, true);
+    window.removeEventListener("click", clear, true);
   };
 }
-""".replace("SEND_BUTTON_LABEL", json.dumps(SEND_BUTTON_LABEL))
-send_strokes_at_once = st.components.v2.component("mnist_studio.send_strokes_at_once",
-                                                  js=SEND_STROKES_AT_ONCE_JS)
+""".replace("SEND_BUTTON_LABEL", json.dumps(SEND_BUTTON_LABEL)).replace(
+    "RESET_BUTTON_LABEL", json.dumps(RESET_BUTTON_LABEL))
+canvas_shortcuts = st.components.v2.component("mnist_studio.canvas_shortcuts",
+                                              js=CANVAS_SHORTCUTS_JS)
 
 
 def top_two(probabilities: np.ndarray) -> tuple[int, int]:
@@ -1706,11 +1725,22 @@ def keep_hidden_tab_settings() -> None:
             st.session_state[key] = st.session_state[key]
 
 
+# Streamlit fades an element that waits for its rerun over 1 s (after 0.5 s): about 60
+# repaints of the canvas and the answer at each slow stroke. With 40 sessions on one
+# machine that doubled the browsers' CPU per stroke and fed on itself (bench/load.py).
+# Dim at once instead, after the same 0.5 s; the canvas being drawn on never dims.
+PAGE_CSS = """<style>
+.stElementContainer[data-stale="true"] { transition: opacity 0s linear 0.5s !important; }
+.st-key-canvas .stElementContainer[data-stale="true"] { opacity: 1 !important; }
+</style>"""
+
+
 def main() -> None:
     """Lay out the page: shared sidebar, then the Learn · Train · Draw · Evaluate tabs."""
     st.set_page_config(page_title="MNIST Studio", page_icon="✏️", layout="wide")
     keep_keras_state_between_runs()
     keep_hidden_tab_settings()
+    st.html(PAGE_CSS)
     owner = session_owner()
     presets, first_run = session_presets()
     choice, presenter, status_slot = sidebar_ui(owner, presets)

@@ -238,6 +238,47 @@ def test_each_stroke_is_sent_at_once_and_only_once(browser, server: Server) -> N
         context.close()
 
 
+def test_clear_empties_the_canvas_in_the_page_with_one_message(browser, server: Server) -> None:
+    """Clear presses the canvas's own "Reset canvas & history" in the page: the canvas
+    sends its empty drawing once, and the app's button never costs a rerun of its own
+    (on the server it would cost two: the click, then the canvas sending what it got)."""
+    from bench.appserver import install_watch
+
+    context = browser.new_context(viewport=VIEWPORT)
+    install_watch(context)  # counts websocket sends
+    page = context.new_page()
+    page.set_default_timeout(UI_TIMEOUT)
+    try:
+        page.goto(server.url)
+        open_tab(page, "Draw")
+        # The button the app presses (streamlit_app.RESET_BUTTON_LABEL): if a canvas release
+        # renames it, this says so.
+        expect(page.locator(".st-key-canvas").get_by_role(
+            "button", name="Reset canvas & history", exact=True)).to_have_count(1)
+        ink = page.locator(".st-key-canvas canvas.dc-canvas.lower-canvas")  # the drawing
+        ink_pixels = """canvas => {
+          const data = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height);
+          let lit = 0;
+          for (let i = 0; i < data.data.length; i += 4) lit += data.data[i] > 0;
+          return lit;
+        }"""
+        for _ in range(2):
+            stroke(page, [(0.5, 0.15), (0.5, 0.85)])  # a "1"
+            expect_digit(page, 1)
+            wait_idle(page)
+            page.wait_for_timeout(300)  # the canvas's own delayed send, if any, is over
+            assert ink.evaluate(ink_pixels) > 0
+            before = page.evaluate("() => window.__drawWatch.sends.length")
+            button(page, "clear").click()
+            expect_blank(page)
+            wait_idle(page)
+            page.wait_for_timeout(300)
+            assert page.evaluate("() => window.__drawWatch.sends.length") - before == 1
+            assert ink.evaluate(ink_pixels) == 0
+    finally:
+        context.close()
+
+
 def test_train_one_run_while_using_the_page(page, server: Server) -> None:
     open_tab(page, "Train")
     set_slider(page, "epochs", ["End"])  # 20 epochs: time to click around while it trains
