@@ -7,6 +7,10 @@ page's rerun request (a stroke sends one) to the message carrying the predicted 
 (the big-digit markdown of streamlit_app.prediction_ui). This hooks two methods of
 Streamlit's Runtime (private API, checked with Streamlit 1.67); if they are gone, the
 server runs untraced and TRACE_FILE stays empty.
+
+TRACE_FILE.stalls gets a line whenever a thread that wakes every 50 ms woke over 150 ms
+late (no GIL or no CPU to be had), with what each busy thread was doing right then: that
+is how fit() converting MNIST to a tensor while holding the GIL was found.
 """
 
 from __future__ import annotations
@@ -54,8 +58,43 @@ def install(trace_path: str) -> bool:
     return True
 
 
+def watch_stalls(log_path: str, tick: float = 0.05, late: float = 0.15) -> None:
+    """A thread that wakes every `tick` s; when it wakes over `late` s late (the GIL or the
+    CPU was not to be had), it logs what every busy thread is doing right then."""
+    import os
+    import traceback
+
+    out = open(log_path, "a", buffering=1)  # noqa: SIM115 (open for the server's life)
+    idle = ("wait (threading.py", "select (selectors.py", "get (queue.py", "sleep")
+
+    def run() -> None:
+        me = threading.get_ident()
+        names = {}
+        while True:
+            before = time.perf_counter()
+            time.sleep(tick)
+            lag = time.perf_counter() - before - tick
+            if lag < late:
+                continue
+            names.update({t.ident: t.name for t in threading.enumerate()})
+            lines = [f"STALL {time.time():.2f} late {lag * 1000:.0f} ms "
+                     f"load {os.getloadavg()[0]:.1f}"]
+            for ident, frame in sys._current_frames().items():
+                if ident == me:
+                    continue
+                stack = traceback.extract_stack(frame)[-6:]
+                text = " <- ".join(f"{f.name} ({f.filename.rsplit('/', 1)[-1]}:{f.lineno})"
+                                   for f in reversed(stack))
+                if not any(marker in text.split(" <- ")[0] for marker in idle):
+                    lines.append(f"  {names.get(ident, ident)}: {text}")
+            out.write("\n".join(lines) + "\n")
+
+    threading.Thread(target=run, name="stall-watch", daemon=True).start()
+
+
 def main() -> None:
     trace_path, *streamlit_args = sys.argv[1:]
+    watch_stalls(trace_path + ".stalls")
     if not install(trace_path):
         print("traced_streamlit: Streamlit's Runtime has changed; running untraced",
               file=sys.stderr)

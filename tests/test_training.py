@@ -112,3 +112,17 @@ def test_full_quickstart_reaches_seed_accuracy(mnist):
     result = train(TrainConfig(epochs=5, dropout=0.2), mnist)
     assert result.test_accuracy >= 0.975
     assert result.history["accuracy"][-1] >= 0.97
+
+
+def test_tensors_are_converted_once_per_array(small_mnist):
+    from mnist_core.training import prepare_tensors
+
+    first = prepare_tensors(small_mnist)
+    again = prepare_tensors(small_mnist.limit())  # new views on the same memory
+    assert all(a is b for a, b in zip(first, again, strict=True))
+    arrays = (small_mnist.x_train, small_mnist.y_train, small_mnist.x_test, small_mnist.y_test)
+    for tensor, array in zip(first, arrays, strict=True):
+        assert tensor.dtype == array.dtype and tuple(tensor.shape) == array.shape
+        np.testing.assert_array_equal(np.asarray(tensor), array)
+    shorter = prepare_tensors(small_mnist.limit(train=10))  # a different slice: its own tensor
+    assert tuple(shorter[0].shape) == (10, 28, 28) and shorter[0] is not first[0]
