@@ -1,19 +1,26 @@
 """Load test for issue 7: many real browser sessions on one server, some of them training.
 
-    .venv/bin/python bench/load.py                  # 40 sessions, ~4 minutes
+    .venv/bin/python bench/load.py                  # 40 sessions, ~6 minutes
     .venv/bin/python bench/load.py --sessions 10 --duration 30
 
 Starts `streamlit run streamlit_app.py` on 127.0.0.1 with a throwaway models folder, then
-opens N sessions (browser contexts) in one headless Chromium. Every session draws
-synthetic digits (mnist_core.strokes) stroke by stroke, with a short pause between strokes
-and a longer one between digits, and times each stroke from mouse-up to the new prediction
-on screen. Meanwhile `--trainers` of them press Train (a short run each): the server runs
+opens N sessions (browser contexts) in headless Chromium. Every session draws synthetic
+digits (mnist_core.strokes) stroke by stroke, with a short pause between strokes and a
+longer one between digits, and times each stroke from mouse-up to the new prediction on
+screen. Meanwhile `--trainers` of them press Train (a short run each): the server runs
 one at a time per two cores and queues the rest. At the end every trainer's page must show
 its run finished and saved, and every saved run must load.
 
-Prints errors, prediction latency p50/p95 (overall, and while training ran), what the queue
-did, and the server's memory; exits 1 when a target is missed (errors > 0, p95 over
---target-p95, a run not saved), 2 when it ran out of time.
+In a workshop each participant's browser runs on their own laptop; here all N share the
+server's two cores. So the browsers run at the lowest priority, except `--probes` of the N
+sessions: they have a Chromium of their own at normal priority, like a participant's
+laptop (though still on the server's cores). The latency target is checked on what the
+probes measure, with the server under the whole load; all sessions' figures are printed too.
+
+Prints errors, prediction latency p50/p95 (the probes, everyone, while training ran, the
+server's own part), what the queue did, and the server's memory and CPU; exits 1 when a
+target is missed (errors > 0, the probes' p95 over --target-p95, a run not saved), 2 when
+it ran out of time.
 """
 
 from __future__ import annotations
@@ -72,6 +79,7 @@ class Stroke:
     session: int
     at: float  # time.time() just after mouse-up
     result: StrokeResult
+    probe: bool = False  # drawn in a probe session (its own normal-priority browser)
 
 
 @dataclass
@@ -254,7 +262,8 @@ async def draw_until(index: int, page, clock: Clock, results: Results,
                 results.error(index, f"no digit shown after a stroke: {result.text!r}")
                 await keep_evidence(page, index, results)
             else:
-                results.strokes.append(Stroke(index, time.time(), result))
+                results.strokes.append(Stroke(index, time.time(), result,
+                                              probe=index in args.probe_sessions))
             await asyncio.sleep(rng.uniform(*args.stroke_pause))
         for problem in await page_errors(page):
             results.error(index, problem)
@@ -362,6 +371,9 @@ async def drive(server: AppServer, args: argparse.Namespace, results: Results,
             args=CHROMIUM_ARGS)
         if args.browser_niceness > 0:
             lower_browser_autogroup(args.browser_niceness)
+        # Launched after the others' group was lowered: its own session, normal priority.
+        probe_browser = await playwright.chromium.launch(executable_path=chromium_path(),
+                                                         args=CHROMIUM_ARGS)
         stop = asyncio.Event()
         sampler = asyncio.create_task(sample_rss(server, results, stop))
         gate = asyncio.Semaphore(OPENING_AT_ONCE)
@@ -374,7 +386,8 @@ async def drive(server: AppServer, args: argparse.Namespace, results: Results,
             if index in trainers:
                 run = Run(index)
                 results.runs.append(run)
-            tasks.append(session(index, browser, server.url, clock, results, run, gate, args))
+            on = probe_browser if index in args.probe_sessions else browser
+            tasks.append(session(index, on, server.url, clock, results, run, gate, args))
         arrivals = asyncio.create_task(watch_arrivals(clock, results, args, started,
                                                      server.pid))
         await asyncio.gather(*tasks)
@@ -387,6 +400,7 @@ async def drive(server: AppServer, args: argparse.Namespace, results: Results,
         stop.set()
         await sampler
         await browser.close()
+        await probe_browser.close()
 
 
 # --- Report ----------------------------------------------------------------------------
@@ -467,11 +481,16 @@ def report(results: Results, models: Path, args: argparse.Namespace, copies: int
     def while_training(at: float) -> bool:
         return any(start <= at <= end for start, end in training)
 
-    full = [s.result.latency_ms for s in results.strokes if s.at >= clock.all_open_at]
     print(f"prediction latency, mouse-up -> new prediction on screen: {summarize(latency)}")
-    print(f"  with all {results.opened} sessions open: {summarize(full)} "
-          f"(target p95 <= {args.target_p95:.0f} ms)")
-    if not full or percentile(full, 95) > args.target_p95:
+    full = [s.result.latency_ms for s in results.strokes if s.at >= clock.all_open_at]
+    probes = [s.result.latency_ms for s in results.strokes
+              if s.probe and s.at >= clock.all_open_at]
+    print(f"  in the {len(args.probe_sessions)} probe sessions (a browser of their own at "
+          f"normal priority, like a participant's laptop), all {results.opened} open: "
+          f"{summarize(probes)} (target p95 <= {args.target_p95:.0f} ms)")
+    print(f"  in all sessions, all {results.opened} open (their browsers sharing this "
+          f"machine's cores with the server): {summarize(full)}")
+    if not probes or percentile(probes, 95) > args.target_p95:
         failed.append("prediction latency p95")
     if training:
         print("  while a run trained: " + summarize(
@@ -547,6 +566,9 @@ def main() -> int:
     parser.add_argument("--digit-pause", type=float, nargs=2, default=(10.0, 20.0),
                         metavar=("MIN", "MAX"),
                         help="seconds looking at the answer before the next digit (10 20)")
+    parser.add_argument("--probes", type=int, default=8,
+                        help="sessions (the last ones) with a browser of their own at normal "
+                        "priority, whose latency is checked against the target (8)")
     parser.add_argument("--browser-niceness", type=int, default=19,
                         help="OS niceness of the browsers, which stand for the participants' "
                         "machines (19, the lowest; 0 = same priority as the server)")
@@ -560,6 +582,7 @@ def main() -> int:
                         help="the app script (default streamlit_app.py; another copy of it "
                              "to compare a change before/after)")
     args = parser.parse_args()
+    args.probe_sessions = set(range(max(0, args.sessions - args.probes), args.sessions))
     if chromium_path() is None:
         parser.error("chromium is not installed (apt-get install chromium)")
 
