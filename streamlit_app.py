@@ -125,11 +125,7 @@ def _warm_up(warmup: Warmup) -> None:
             importlib.import_module(module)
         source = candidate_sources()[0]
         if source != "keras":  # a local file: never download anything on page load
-            # Kept per process by mnist_core for the training workers, and as tensors:
-            # converted now, not while sessions draw (mnist_core.training._as_tensor).
-            from mnist_core.training import prepare_tensors
-
-            prepare_tensors(load_mnist(source))
+            load_mnist(source)  # kept per process by mnist_core for the training workers
     except MnistStudioError:
         pass  # a data problem is reported where the data is needed
     except Exception as e:  # reported in the page instead of a traceback

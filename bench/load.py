@@ -67,7 +67,9 @@ from bench.appserver import (  # noqa: E402
 )
 from mnist_core.strokes import drawn_digit_paths  # noqa: E402
 
-STEP_TIMEOUT = 30_000  # ms for one page step (a stroke's answer, a clear, a tab)
+# ms for one page step (a stroke's answer, a clear, a tab): the low-priority browsers get
+# only the CPU the server and the probes leave, and can take many seconds for one
+STEP_TIMEOUT = 60_000
 OPEN_TIMEOUT = 120_000  # ms for a session to open (the first waits for TensorFlow)
 OPENING_AT_ONCE = 4  # sessions opening at the same time
 
@@ -148,8 +150,8 @@ async def timed_stroke(page, box: dict, path) -> StrokeResult:
     return StrokeResult.from_js(await page.evaluate(STROKE_IN_PAGE_JS, [points, STEP_TIMEOUT]))
 
 
-async def open_tab(page, name: str) -> None:
-    await page.get_by_role("tab", name=re.compile(name)).click(timeout=STEP_TIMEOUT)
+async def open_tab(page, name: str, timeout: float = STEP_TIMEOUT) -> None:
+    await page.get_by_role("tab", name=re.compile(name)).click(timeout=timeout)
 
 
 async def page_errors(page) -> list[str]:
@@ -169,7 +171,7 @@ async def open_session(browser, url: str, index: int, results: Results, gate: as
         page = await context.new_page()
         page.on("pageerror", lambda error: results.error(index, f"JavaScript: {error}"))
         await page.goto(url, timeout=OPEN_TIMEOUT)
-        await open_tab(page, "Draw")
+        await open_tab(page, "Draw", OPEN_TIMEOUT)
         await canvas_box(page, OPEN_TIMEOUT)
         await wait_idle(page, OPEN_TIMEOUT)
         results.opened += 1

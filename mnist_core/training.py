@@ -175,30 +175,21 @@ class _Reporter(keras.callbacks.Callback):
         )
 
 
-# Converting a NumPy array into a tensor copies it while holding the GIL: for MNIST's
-# 188 MB of training images ~0.2 s on a quiet machine and seconds on a busy one, during
-# which the server answered no page at all (bench/load.py: every run's start froze
-# drawing for 3-5 s). fit() did that at every run; now each array is converted once per
-# process, ahead of time by the app (prepare_tensors), and the tensors are reused.
-_tensors: dict[tuple[int, tuple[int, ...], str], tuple[np.ndarray, Any]] = {}
-_tensors_lock = threading.Lock()
+# fit() turns NumPy inputs into tensors in one call that holds the GIL: for MNIST's
+# 188 MB of training images ~0.15 s on a quiet machine and 3-5 s on a loaded one, during
+# which the server answered no page at all (bench/load.py; the stalls were found with
+# bench/traced_streamlit.py). Converted slice by slice and joined by a TensorFlow op, which
+# runs without the GIL, no other thread waits more than a few ms (bench/convert_stall.py).
+CONVERT_CHUNK = 2000  # images per slice: ~6 MB
 
 
-def _as_tensor(array: np.ndarray) -> Any:
-    """`array` as a tensor, converted once per process (the data must never change)."""
-    key = (array.__array_interface__["data"][0], array.shape, array.dtype.str)
-    with _tensors_lock:
-        if key not in _tensors:
-            # Holding `array` keeps its memory (the key's address) from being reused.
-            _tensors[key] = (array, keras.ops.convert_to_tensor(array))
-        return _tensors[key][1]
-
-
-def prepare_tensors(data: MnistData) -> tuple[Any, Any, Any, Any]:
-    """The four MNIST arrays as tensors for fit(), converted once: x_train, y_train, x_test,
-    y_test (images (N, 28, 28) float32 in [0, 1], labels (N,) uint8)."""
-    return (_as_tensor(data.x_train), _as_tensor(data.y_train), _as_tensor(data.x_test),
-            _as_tensor(data.y_test))
+def as_tensor(array: np.ndarray) -> Any:
+    """`array` as a tensor, converted a slice at a time so other threads keep running."""
+    chunks = [keras.ops.convert_to_tensor(array[start:start + CONVERT_CHUNK])
+              for start in range(0, len(array), CONVERT_CHUNK)]
+    if len(chunks) == 1:
+        return chunks[0]
+    return keras.ops.concatenate(chunks, axis=0) if chunks else keras.ops.convert_to_tensor(array)
 
 
 # Seeding is process-global in Keras: build one model at a time so that two runs
@@ -227,10 +218,9 @@ def train(
             steps_per_execution=min(STEPS_PER_EXECUTION, steps_per_epoch),
         )
     reporter = _Reporter(config, steps_per_epoch, progress, stop, progress_interval)
-    x_train_tensor, y_train_tensor, x_test_tensor, y_test_tensor = prepare_tensors(data)
     fit_args: dict[str, Any] = {
         "epochs": config.epochs,
-        "validation_data": (x_test_tensor, y_test_tensor),
+        "validation_data": (as_tensor(data.x_test), as_tensor(data.y_test)),
         "validation_batch_size": EVAL_BATCH_SIZE,
         "callbacks": [reporter],
         "verbose": 0,
@@ -244,8 +234,8 @@ def train(
         history = model.fit(dataset, steps_per_epoch=steps_per_epoch, **fit_args)
     else:
         history = model.fit(
-            x_train_tensor, y_train_tensor, batch_size=config.batch_size, shuffle=True,
-            **fit_args
+            as_tensor(x_train), as_tensor(y_train), batch_size=config.batch_size,
+            shuffle=True, **fit_args
         )
     per_epoch = {key: [float(v) for v in values] for key, values in history.history.items()}
     epochs_run = len(per_epoch.get("loss", []))

@@ -114,15 +114,14 @@ def test_full_quickstart_reaches_seed_accuracy(mnist):
     assert result.history["accuracy"][-1] >= 0.97
 
 
-def test_tensors_are_converted_once_per_array(small_mnist):
-    from mnist_core.training import prepare_tensors
+@pytest.mark.parametrize("count", [1, 1999, 2000, 2001, 4500])
+def test_arrays_become_tensors_slice_by_slice_unchanged(small_mnist, count):
+    from mnist_core.training import CONVERT_CHUNK, as_tensor
 
-    first = prepare_tensors(small_mnist)
-    again = prepare_tensors(small_mnist.limit())  # new views on the same memory
-    assert all(a is b for a, b in zip(first, again, strict=True))
-    arrays = (small_mnist.x_train, small_mnist.y_train, small_mnist.x_test, small_mnist.y_test)
-    for tensor, array in zip(first, arrays, strict=True):
+    assert CONVERT_CHUNK == 2000  # the counts above straddle its multiples
+    images = np.concatenate([small_mnist.x_train] * 3)[:count]  # (count, 28, 28) float32
+    labels = np.concatenate([small_mnist.y_train] * 3)[:count]  # (count,) uint8
+    for array in (images, labels):
+        tensor = as_tensor(array)
         assert tensor.dtype == array.dtype and tuple(tensor.shape) == array.shape
         np.testing.assert_array_equal(np.asarray(tensor), array)
-    shorter = prepare_tensors(small_mnist.limit(train=10))  # a different slice: its own tensor
-    assert tuple(shorter[0].shape) == (10, 28, 28) and shorter[0] is not first[0]
