@@ -284,11 +284,12 @@ async def session(index: int, browser, url: str, clock: Clock, results: Results,
         results.error(index, f"could not open: {type(e).__name__}: {str(e).splitlines()[0]}")
         return
     await clock.all_open.wait()
-    await asyncio.sleep(rng.uniform(0, args.digit_pause[1]))  # not all at the same moment
     try:
-        if run is not None:
-            await asyncio.sleep(rng.uniform(0, 3))
+        if run is not None:  # "now press Train": the trainers within 2 s, so runs queue
+            await asyncio.sleep(rng.uniform(0, 2))
             await start_training(page, run, args.epochs)
+        else:  # the others start drawing over one digit's pause: not all at the same moment
+            await asyncio.sleep(rng.uniform(0, args.digit_pause[1]))
         await draw_until(index, page, clock, results, args, rng)
     except Exception as e:  # a timeout: a prediction (or a page) never came
         results.error(index, f"{type(e).__name__}: {str(e).splitlines()[0]}")
@@ -519,6 +520,8 @@ def report(results: Results, models: Path, args: argparse.Namespace, copies: int
         for name, values in parts.items() if any(v is not None for v in values)))
 
     print("training queue (one run at a time per two cores; the rest wait):")
+    if len(results.runs) > 1 and not any("Queued" in run.first_status for run in results.runs):
+        print("  (no run had to wait: the queue was not exercised)")
     by_name = {run["name"]: run for run in saved}
     for run in sorted(results.runs, key=lambda run: run.clicked or float("inf")):
         entry = by_name.get(run.saved_as or "")
