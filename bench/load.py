@@ -381,8 +381,12 @@ async def drive(server: AppServer, args: argparse.Namespace, results: Results,
         sampler = asyncio.create_task(sample_rss(server, results, stop))
         gate = asyncio.Semaphore(OPENING_AT_ONCE)
         started = time.monotonic()
+        # Trainers are probes when there are enough: a low-priority browser takes many
+        # seconds to reach the Train button, and the runs would never meet in the queue.
         step = max(1, args.sessions // max(1, args.trainers))
-        trainers = sorted(range(0, args.sessions, step))[: args.trainers]
+        trainers = sorted(args.probe_sessions)[: args.trainers]
+        if len(trainers) < args.trainers:
+            trainers = sorted(range(0, args.sessions, step))[: args.trainers]
         tasks = []
         for index in range(args.sessions):
             run = None
