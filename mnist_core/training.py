@@ -185,11 +185,10 @@ CONVERT_CHUNK = 2000  # images per slice: ~6 MB
 
 def as_tensor(array: np.ndarray) -> Any:
     """`array` as a tensor, converted a slice at a time so other threads keep running."""
-    chunks = [keras.ops.convert_to_tensor(array[start:start + CONVERT_CHUNK])
-              for start in range(0, len(array), CONVERT_CHUNK)]
-    if len(chunks) == 1:
-        return chunks[0]
-    return keras.ops.concatenate(chunks, axis=0) if chunks else keras.ops.convert_to_tensor(array)
+    if len(array) <= CONVERT_CHUNK:
+        return keras.ops.convert_to_tensor(array)
+    return keras.ops.concatenate([keras.ops.convert_to_tensor(array[start:start + CONVERT_CHUNK])
+                                  for start in range(0, len(array), CONVERT_CHUNK)], axis=0)
 
 
 # Seeding is process-global in Keras: build one model at a time so that two runs

@@ -9,7 +9,7 @@ import pytest
 
 from mnist_core.errors import ConfigError
 from mnist_core.evaluate import predict_logits
-from mnist_core.training import TrainConfig, train, train_limit_from_env
+from mnist_core.training import CONVERT_CHUNK, TrainConfig, as_tensor, train, train_limit_from_env
 
 
 @pytest.fixture(scope="module")
@@ -114,13 +114,11 @@ def test_full_quickstart_reaches_seed_accuracy(mnist):
     assert result.history["accuracy"][-1] >= 0.97
 
 
-@pytest.mark.parametrize("count", [1, 1999, 2000, 2001, 4500])
+@pytest.mark.parametrize("count", [1, CONVERT_CHUNK - 1, CONVERT_CHUNK, CONVERT_CHUNK + 1,
+                                   2 * CONVERT_CHUNK + 500])
 def test_arrays_become_tensors_slice_by_slice_unchanged(small_mnist, count):
-    from mnist_core.training import CONVERT_CHUNK, as_tensor
-
-    assert CONVERT_CHUNK == 2000  # the counts above straddle its multiples
-    images = np.concatenate([small_mnist.x_train] * 3)[:count]  # (count, 28, 28) float32
-    labels = np.concatenate([small_mnist.y_train] * 3)[:count]  # (count,) uint8
+    images = np.resize(small_mnist.x_train, (count, 28, 28))  # (count, 28, 28) float32
+    labels = np.resize(small_mnist.y_train, count)  # (count,) uint8
     for array in (images, labels):
         tensor = as_tensor(array)
         assert tensor.dtype == array.dtype and tuple(tensor.shape) == array.shape
