@@ -373,7 +373,9 @@ async def drive(server: AppServer, args: argparse.Namespace, results: Results,
             executable_path=niced_chromium(args.browser_niceness, results.evidence),
             args=CHROMIUM_ARGS)
         if args.browser_niceness > 0:
-            lower_browser_autogroup(args.browser_niceness)
+            groups = lower_browser_autogroup(args.browser_niceness)
+            print(f"browsers (all but the probes) at niceness {args.browser_niceness}; "
+                  f"scheduling autogroups lowered too: {groups}", flush=True)
         # Launched after the others' group was lowered: its own session, normal priority.
         probe_browser = await playwright.chromium.launch(executable_path=chromium_path(),
                                                          args=CHROMIUM_ARGS)
