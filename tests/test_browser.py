@@ -85,6 +85,27 @@ def page(browser, server: Server):
     context.close()
 
 
+@pytest.fixture
+def watched_page(browser, server: Server):
+    """Like `page`, with bench.appserver's stroke watcher installed (window.__drawWatch
+    stamps mouse-ups, websocket sends and answers on screen), on the Draw tab."""
+    from bench.appserver import install_watch
+
+    context = browser.new_context(viewport=VIEWPORT)
+    install_watch(context)
+    page = context.new_page()
+    page.set_default_timeout(UI_TIMEOUT)
+    page.goto(server.url)
+    open_tab(page, "Draw")
+    yield page
+    context.close()
+
+
+def messages_sent(page) -> int:
+    """Websocket messages the page has sent so far (needs `watched_page`)."""
+    return page.evaluate("() => window.__drawWatch.sends.length")
+
+
 def shot(page, name: str) -> None:
     """Save a screenshot for a human to look at."""
     SHOTS.mkdir(parents=True, exist_ok=True)
@@ -200,83 +221,65 @@ def test_draw_digits_stroke_by_stroke_and_clear(page) -> None:
     expect_blank(page)
 
 
-def test_each_stroke_is_sent_at_once_and_only_once(browser, server: Server) -> None:
+def test_each_stroke_is_sent_at_once_and_only_once(watched_page) -> None:
     """The canvas waits 200 ms after the pen lifts before sending (streamlit-drawable-canvas
     0.13); the app presses the canvas's own "send now" button instead. Each stroke goes to
     the server once, well before that delay would have ended (it cannot fire earlier)."""
-    from bench.appserver import install_watch, timed_stroke
+    from bench.appserver import timed_stroke
 
-    context = browser.new_context(viewport=VIEWPORT)
-    install_watch(context)  # stamps mouse-ups, websocket sends and answers on screen
-    page = context.new_page()
-    page.set_default_timeout(UI_TIMEOUT)
-    try:
-        page.goto(server.url)
-        open_tab(page, "Draw")
-        box = canvas_box(page)
-        # The button the app presses (streamlit_app.SEND_BUTTON_LABEL): if a canvas release
-        # renames it, this says so.
-        send_now = page.locator(".st-key-canvas").get_by_role(
-            "button", name="Update the app with this drawing", exact=True)
-        expect(send_now).to_have_count(1)
+    page = watched_page
+    box = canvas_box(page)
+    # The button the app presses (streamlit_app.SEND_BUTTON_LABEL): if a canvas release
+    # renames it, this says so.
+    send_now = page.locator(".st-key-canvas").get_by_role(
+        "button", name="Update the app with this drawing", exact=True)
+    expect(send_now).to_have_count(1)
+    wait_idle(page)
+    strokes = [[(0.5, 0.15), (0.5, 0.85)], [(0.3, 0.3), (0.7, 0.3)],
+               [(0.3, 0.7), (0.7, 0.7)]]
+    results, sends = [], []
+    for points in strokes:
+        path = [(fx * 280, fy * 280) for fx, fy in points]
+        before = messages_sent(page)
+        results.append(timed_stroke(page, box, path))
         wait_idle(page)
-        strokes = [[(0.5, 0.15), (0.5, 0.85)], [(0.3, 0.3), (0.7, 0.3)],
-                   [(0.3, 0.7), (0.7, 0.7)]]
-        results, sends = [], []
-        for points in strokes:
-            path = [(fx * 280, fy * 280) for fx, fy in points]
-            before = page.evaluate("() => window.__drawWatch.sends.length")
-            results.append(timed_stroke(page, box, path))
-            wait_idle(page)
-            page.wait_for_timeout(300)  # longer than the canvas's own delay: no second send
-            sends.append(page.evaluate("() => window.__drawWatch.sends.length") - before)
-        assert sends == [1, 1, 1], sends
-        delays = sorted(r.send_ms for r in results)
-        assert delays[1] < 200, delays  # the median stroke did not wait for the canvas's delay
-        assert all(re.match(r"\d", r.text) for r in results), [r.text for r in results]
-    finally:
-        context.close()
+        page.wait_for_timeout(300)  # longer than the canvas's own delay: no second send
+        sends.append(messages_sent(page) - before)
+    assert sends == [1, 1, 1], sends
+    delays = sorted(r.send_ms for r in results)
+    assert delays[1] < 200, delays  # the median stroke did not wait for the canvas's delay
+    assert all(re.match(r"\d", r.text) for r in results), [r.text for r in results]
 
 
-def test_clear_empties_the_canvas_in_the_page_with_one_message(browser, server: Server) -> None:
+def test_clear_empties_the_canvas_in_the_page_with_one_message(watched_page) -> None:
     """Clear presses the canvas's own "Reset canvas & history" in the page: the canvas
     sends its empty drawing once, and the app's button never costs a rerun of its own
     (on the server it would cost two: the click, then the canvas sending what it got)."""
-    from bench.appserver import install_watch
-
-    context = browser.new_context(viewport=VIEWPORT)
-    install_watch(context)  # counts websocket sends
-    page = context.new_page()
-    page.set_default_timeout(UI_TIMEOUT)
-    try:
-        page.goto(server.url)
-        open_tab(page, "Draw")
-        # The button the app presses (streamlit_app.RESET_BUTTON_LABEL): if a canvas release
-        # renames it, this says so.
-        expect(page.locator(".st-key-canvas").get_by_role(
-            "button", name="Reset canvas & history", exact=True)).to_have_count(1)
-        ink = page.locator(".st-key-canvas canvas.dc-canvas.lower-canvas")  # the drawing
-        ink_pixels = """canvas => {
-          const data = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height);
-          let lit = 0;
-          for (let i = 0; i < data.data.length; i += 4) lit += data.data[i] > 0;
-          return lit;
-        }"""
-        for _ in range(2):
-            stroke(page, [(0.5, 0.15), (0.5, 0.85)])  # a "1"
-            expect_digit(page, 1)
-            wait_idle(page)
-            page.wait_for_timeout(300)  # the canvas's own delayed send, if any, is over
-            assert ink.evaluate(ink_pixels) > 0
-            before = page.evaluate("() => window.__drawWatch.sends.length")
-            button(page, "clear").click()
-            expect_blank(page)
-            wait_idle(page)
-            page.wait_for_timeout(300)
-            assert page.evaluate("() => window.__drawWatch.sends.length") - before == 1
-            assert ink.evaluate(ink_pixels) == 0
-    finally:
-        context.close()
+    page = watched_page
+    # The button the app presses (streamlit_app.RESET_BUTTON_LABEL): if a canvas release
+    # renames it, this says so.
+    expect(page.locator(".st-key-canvas").get_by_role(
+        "button", name="Reset canvas & history", exact=True)).to_have_count(1)
+    ink = page.locator(".st-key-canvas canvas.dc-canvas.lower-canvas")  # the drawing
+    ink_pixels = """canvas => {
+      const data = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height);
+      let lit = 0;
+      for (let i = 0; i < data.data.length; i += 4) lit += data.data[i] > 0;
+      return lit;
+    }"""
+    for _ in range(2):
+        stroke(page, [(0.5, 0.15), (0.5, 0.85)])  # a "1"
+        expect_digit(page, 1)
+        wait_idle(page)
+        page.wait_for_timeout(300)  # the canvas's own delayed send, if any, is over
+        assert ink.evaluate(ink_pixels) > 0
+        before = messages_sent(page)
+        button(page, "clear").click()
+        expect_blank(page)
+        wait_idle(page)
+        page.wait_for_timeout(300)
+        assert messages_sent(page) - before == 1
+        assert ink.evaluate(ink_pixels) == 0
 
 
 def test_train_one_run_while_using_the_page(page, server: Server) -> None:
