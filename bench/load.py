@@ -385,9 +385,9 @@ async def drive(server: AppServer, args: argparse.Namespace, results: Results,
         started = time.monotonic()
         # Trainers are probes when there are enough: a low-priority browser takes many
         # seconds to reach the Train button, and the runs would never meet in the queue.
-        step = max(1, args.sessions // max(1, args.trainers))
         trainers = sorted(args.probe_sessions)[: args.trainers]
-        if len(trainers) < args.trainers:
+        if len(trainers) < args.trainers:  # too few probes: spread over all sessions
+            step = max(1, args.sessions // max(1, args.trainers))
             trainers = sorted(range(0, args.sessions, step))[: args.trainers]
         tasks = []
         for index in range(args.sessions):
