@@ -1,11 +1,8 @@
-"""Start the real app (`streamlit run streamlit_app.py`) and Debian's Chromium, and draw
-on the app's canvas: shared by tests/test_browser.py, bench/run.py and bench/load.py.
-
-Everything stays on 127.0.0.1. Playwright is imported only by the functions that need it.
-"""
+"""The shared harness: the real app's server, Debian's Chromium, OS priorities, drawing."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -46,6 +43,14 @@ def chromium_path() -> str | None:
     return shutil.which("chromium")
 
 
+def require_chromium() -> str:
+    """Debian's chromium, or RuntimeError saying how to install it."""
+    path = chromium_path()
+    if path is None:
+        raise RuntimeError("chromium is not installed (apt-get install chromium)")
+    return path
+
+
 def copy_shipped_models(folder: Path) -> Path:
     """A models folder holding copies of the shipped models (and their metadata)."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -57,11 +62,9 @@ def copy_shipped_models(folder: Path) -> Path:
 
 
 def mnist_copies(pid: int) -> int:
-    """How many float32 copies of MNIST's training images (179 MiB) a process holds.
-
-    numpy gives an array that large its own anonymous memory mapping: count the resident
-    anonymous mappings of at least that size (two merged neighbours count twice).
-    """
+    """How many float32 copies of MNIST's training images (179 MiB) a process holds."""
+    # numpy maps an array that large on its own: count resident anonymous mappings of at
+    # least that size (two merged neighbours count twice).
     block = 60_000 * 784 * 4 / 2**20  # MiB
     copies, size, anonymous = 0, 0.0, False
     for line in Path(f"/proc/{pid}/smaps").read_text().splitlines():
@@ -108,6 +111,36 @@ def rss_mb(pid: int) -> float:
     return total_kb / 1024
 
 
+def niced_chromium(niceness: int, folder: Path) -> str:
+    """Chromium behind a wrapper script in `folder` that starts it at `niceness`."""
+    # The browsers stand for participants' laptops but share the server's cores: at equal
+    # priority they would starve the server, and a load test would measure Chromium.
+    chromium = require_chromium()
+    if niceness <= 0:
+        return chromium
+    wrapper = folder / "chromium-niced"
+    wrapper.write_text(f'#!/bin/sh\nexec nice -n {niceness} "{chromium}" "$@"\n')
+    wrapper.chmod(0o755)
+    return str(wrapper)
+
+
+def lower_browser_autogroup(niceness: int) -> int:
+    """Set the scheduling autogroups of this process's Chromiums to `niceness`; how many."""
+    # Chromium calls setsid, and with autogroup scheduling each session gets a fair share
+    # whatever its processes' niceness; renderers started later join the same group.
+    groups: set[str] = set()
+    for pid in process_tree(os.getpid()):
+        with suppress(OSError):
+            if "chrom" not in Path(f"/proc/{pid}/comm").read_text():
+                continue
+            autogroup = Path(f"/proc/{pid}/autogroup")
+            group = autogroup.read_text().split()[0]
+            if group not in groups:
+                autogroup.write_text(str(niceness))
+                groups.add(group)
+    return len(groups)
+
+
 @dataclass
 class AppServer:
     """A `streamlit run streamlit_app.py` process on a free loopback port."""
@@ -142,8 +175,7 @@ class AppServer:
         }
         streamlit = [sys.executable, "-m", "streamlit"]
         if self.trace is not None:
-            streamlit = [sys.executable, str(ROOT / "bench" / "traced_streamlit.py"),
-                         str(self.trace)]
+            streamlit = [sys.executable, "-m", "bench.traced_streamlit", str(self.trace)]
         command = [
             *streamlit, "run", str(self.app),
             "--server.headless", "true", "--server.port", str(self.port),
@@ -216,9 +248,7 @@ def chromium_browser(executable: str | None = None) -> Iterator[Any]:
     """One headless Chromium (Debian's) driven by Playwright; closed afterwards."""
     from playwright.sync_api import sync_playwright
 
-    executable = executable or chromium_path()
-    if executable is None:
-        raise RuntimeError("chromium is not installed (apt-get install chromium)")
+    executable = executable or require_chromium()
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
         try:
@@ -234,165 +264,12 @@ PREDICTION = ".st-key-prediction"
 MODEL_VIEW = "[data-testid='stImage'] img"
 ERROR_SELECTOR = "[data-testid='stException'], [data-testid='stAlertContentError']"
 
-# Installed in every page (window.__drawWatch): stamps each mouse-up, each websocket
-# message, and each change of what the prediction element says or of the "what the model
-# sees" image with performance.now(). Changes are looked at once per animation frame,
-# i.e. when the browser is about to paint them: the stamp is when the answer reaches the
-# screen. It also holds the logic that decides when a stroke's answer is there, so that
-# the sync (tests, bench/run.py) and async (bench/load.py) drivers share it.
-WATCH_SCRIPT = """
-(() => {
-  if (window.__drawWatch) return;
-  const watch = window.__drawWatch = {ups: [], sends: [], recvs: [], marks: [], last: "",
-                                      waiters: []};
-  const read = () => {
-    const p = document.querySelector(%(prediction)r);
-    // The model's view: the image nearest the prediction (other tabs show images too).
-    let area = p;
-    while (area && !area.querySelector(%(view)r) && area.getAttribute("role") !== "tabpanel") {
-      area = area.parentElement;
-    }
-    const img = area ? area.querySelector(%(view)r) : null;
-    const text = p ? p.textContent.replace(/\\s+/g, " ").trim() : "";  // no layout
-    return [text, img ? img.getAttribute("src") || "" : ""];
-  };
-  const check = () => {
-    const [text, src] = read();
-    const key = text + "\\u0000" + src;
-    if (key !== watch.last) {
-      watch.last = key;
-      watch.marks.push({t: performance.now(), text, src});
-      watch.waiters = watch.waiters.filter(test => !test());
-    }
-  };
-  // Counts and the last text/src, taken before a stroke.
-  watch.state = () => {
-    const m = watch.marks[watch.marks.length - 1];
-    return {ups: watch.ups.length, sends: watch.sends.length, marks: watch.marks.length,
-            text: m ? m.text : "", src: m ? m.src : ""};
-  };
-  // Whether the stroke after `before` has its answer on screen: the model's view changed.
-  watch.strokeDone = (before) => {
-    if (watch.ups.length <= before.ups) return false;
-    const up = watch.ups[watch.ups.length - 1];
-    return watch.marks.slice(before.marks).some(m => m.t >= up && m.src && m.src !== before.src);
-  };
-  // Whether the stroke's rerun is over without changing the page (a stroke that adds no
-  // visible ink, e.g. off the canvas): sent, answered, the app idle for 0.5 s since.
-  watch.quietEnd = (before) => {
-    if (watch.ups.length <= before.ups) return null;
-    const up = watch.ups[watch.ups.length - 1];
-    const send = watch.sends.slice(before.sends).find(t => t >= up);
-    const recv = send === undefined ? undefined : watch.recvs.filter(t => t >= send).pop();
-    const app = document.querySelector(".stApp");
-    if (recv === undefined || !app || app.dataset.testScriptState !== "notRunning") return null;
-    // Only while a digit is shown: a page still showing the hint is still to update (a
-    // busy browser can take seconds), or the stroke was lost (then: no answer, an error).
-    if (!/^\\d/.test(watch.last)) return null;
-    return performance.now() - recv > 500 ? recv : null;
-  };
-  // Resolves once strokeDone(before) or quietEnd(before), rejects after timeout ms.
-  watch.waitStroke = (before, timeout) => new Promise((resolve, reject) => {
-    if (watch.strokeDone(before)) return resolve();
-    const done = () => { clearTimeout(timer); clearInterval(quiet); resolve(); };
-    const timer = setTimeout(() => {
-      clearInterval(quiet);
-      reject(new Error(`no answer within ${timeout} ms`));
-    }, timeout);
-    const quiet = setInterval(() => { if (watch.quietEnd(before) !== null) done(); }, 100);
-    watch.waiters.push(() => {
-      if (!watch.strokeDone(before)) return false;
-      done();
-      return true;
-    });
-  });
-  // The stroke's timings: mouse-up -> the prediction's text changed (or, if a stroke left
-  // it as it was, the model's view changed); -> the canvas sent its drawing; -> the last
-  // server message before the answer showed (the one that carried it).
-  watch.result = (before) => {
-    const up = watch.ups[watch.ups.length - 1];
-    const after = watch.marks.slice(before.marks).filter(m => m.t >= up);
-    const byText = after.find(m => m.text !== before.text && /^\\d/.test(m.text));
-    const byImage = after.find(m => m.src && m.src !== before.src);
-    const hit = byText || byImage;
-    if (!hit) {  // the rerun ended without a visible change (watch.quietEnd)
-      const end = watch.quietEnd(before);
-      return {ms: end === null ? null : end - up, send: null, recv: null, by: "none",
-              text: watch.last.split("\u0000")[0]};
-    }
-    const send = watch.sends.slice(before.sends).find(t => t >= up);
-    const recv = watch.recvs.filter(t => t >= up && t <= hit.t).pop();
-    return {ms: hit.t - up, send: send === undefined ? null : send - up,
-            recv: recv === undefined ? null : recv - up,
-            by: byText ? "text" : "image", text: after[after.length - 1].text};
-  };
-  window.addEventListener("mouseup", () => watch.ups.push(performance.now()), true);
-  const send = WebSocket.prototype.send;  // when the canvas's update leaves for the server
-  WebSocket.prototype.send = function (data) {
-    watch.sends.push(performance.now());
-    if (!this.__watched) {
-      this.__watched = true;
-      this.addEventListener("message", () => watch.recvs.push(performance.now()));
-    }
-    return send.call(this, data);
-  };
-  let pending = false;
-  const onMutation = () => {
-    if (pending) return;
-    pending = true;
-    requestAnimationFrame(() => { pending = false; check(); });
-  };
-  const start = () => {
-    new MutationObserver(onMutation).observe(document.documentElement, {
-      subtree: true, childList: true, characterData: true, attributes: true,
-      attributeFilter: ["src"],
-    });
-    check();
-  };
-  if (document.documentElement) start();
-  else document.addEventListener("DOMContentLoaded", start);
-})();
-""".replace("%(prediction)r", repr(PREDICTION)).replace("%(view)r", repr(MODEL_VIEW))
+# The stroke watcher, in one place for the sync (tests, run.py) and async (load.py) drivers.
+WATCH_JS = Path(__file__).with_name("draw_watch.js").read_text()
+WATCH_SCRIPT = f"({WATCH_JS})({json.dumps(PREDICTION)}, {json.dumps(MODEL_VIEW)});"
+STROKE_IN_PAGE_JS = "([points, timeout]) => window.__drawWatch.stroke(points, timeout)"
 
-# A whole stroke inside the page, for many sessions at once (bench/load.py): pointer and
-# mouse events dispatched straight to the drawing surface (what the canvas library listens
-# to), then wait for the answer; one call instead of one per mouse move and a polling wait.
-STROKE_IN_PAGE_JS = """async ([points, timeout]) => {
-  const watch = window.__drawWatch;
-  const find = (root) => {
-    for (const e of root.querySelectorAll("*")) {
-      if (e.tagName === "CANVAS" && e.classList.contains("upper-canvas")) return e;
-      const inner = e.shadowRoot && find(e.shadowRoot);
-      if (inner) return inner;
-    }
-    return null;
-  };
-  const surface = find(document.querySelector(".st-key-canvas"));
-  if (!surface) throw new Error("no drawing surface");
-  const fire = (type, [x, y], buttons) => {
-    const init = {bubbles: true, composed: true, cancelable: true, clientX: x, clientY: y,
-                  button: 0, buttons, view: window};
-    surface.dispatchEvent(new PointerEvent("pointer" + type,
-      {...init, pointerId: 1, pointerType: "mouse", isPrimary: true}));
-    surface.dispatchEvent(new MouseEvent("mouse" + type, init));
-  };
-  // Paced like a hand: a few moves per animation frame, not the whole stroke at once.
-  const frame = () => new Promise(resolve => requestAnimationFrame(resolve));
-  const before = watch.state();
-  fire("down", points[0], 1);
-  await frame();
-  const moves = points.length > 1 ? points.slice(1) : [[points[0][0] + 1, points[0][1] + 1]];
-  for (let i = 0; i < moves.length; i++) {
-    fire("move", moves[i], 1);
-    if (i % 4 === 3) await frame();
-  }
-  await frame();
-  fire("up", moves[moves.length - 1], 0);
-  await watch.waitStroke(before, timeout);
-  return watch.result(before);
-}"""
-
-
+# Whether a page point lands on the drawing surface (inside the component's shadow roots).
 HITS_CANVAS = """([x, y]) => {
   let e = document.elementFromPoint(x, y);
   while (e && e.shadowRoot) {
@@ -409,8 +286,7 @@ def install_watch(context_or_page: Any) -> None:
     context_or_page.add_init_script(WATCH_SCRIPT)
 
 
-# True once exactly one drawing surface is on the page and nothing is stale: after a
-# rerun that rebuilt the canvas, the old one lingers for a moment.
+# One fresh drawing surface: after a rerun that rebuilt the canvas, the old one lingers.
 ONE_CANVAS_JS = """() => {
   if (document.querySelector(".st-key-canvas [data-stale='true']")) return false;
   const surfaces = [];
@@ -458,9 +334,8 @@ def draw_path(page: Any, box: dict, path: Sequence[Sequence[float]],
     """One stroke with the mouse through canvas-pixel points."""
     points = stroke_points(box, path)
     page.mouse.move(*points[0])
-    # The canvas's toolbar sits invisible (opacity 0) over the top-right corner of the
-    # canvas until the pointer has hovered the canvas for ~0.2 s: wait until the start
-    # point really hits the drawing surface, or the stroke would be eaten.
+    # The canvas's invisible toolbar covers its top-right corner until the pointer has
+    # hovered for ~0.2 s: a stroke starting there would be eaten.
     page.wait_for_function(HITS_CANVAS, arg=list(points[0]), polling=50, timeout=timeout)
     page.mouse.down()
     for x, y in points[1:] or [(points[0][0] + 1, points[0][1] + 1)]:
@@ -476,8 +351,7 @@ class StrokeResult:
     send_ms: float | None  # mouse-up -> the canvas sent the drawing to the server
     reply_ms: float | None  # mouse-up -> the server's message carrying the answer arrived
     text: str  # what the prediction element says afterwards
-    by: str  # "text" (the prediction's text changed), "image" (only the model view did) or
-    # "none" (bench/load.py only: the stroke's rerun ended with the page as it was)
+    by: str  # "text", "image" (only the model view changed) or "none" (load.py: no change)
 
     @classmethod
     def from_js(cls, result: dict) -> StrokeResult:
@@ -492,12 +366,7 @@ IDLE = ".stApp[data-test-script-state='notRunning']"  # no script run going for 
 
 def timed_stroke(page: Any, box: dict, path: Sequence[Sequence[float]],
                  timeout: float = 30_000) -> StrokeResult:
-    """Draw a stroke; wait until its prediction is on screen; return the latency.
-
-    The latency runs from the mouse-up event in the page to the first change of the
-    prediction element's text after it, or, when a stroke leaves the text as it was,
-    to the change of the model's-view image (drawn by the same script run).
-    """
+    """Draw a stroke; return the time from mouse-up to its prediction (or model view) on screen."""
     before = page.evaluate(WATCH_STATE_JS)
     draw_path(page, box, path, timeout=timeout)
     page.wait_for_function(STROKE_DONE_JS, arg=before, timeout=timeout, polling=50)
@@ -511,14 +380,13 @@ def wait_idle(page: Any, timeout: float = 60_000) -> None:
 
 def draw_digit(page: Any, strokes: Sequence[Sequence[Sequence[float]]],
                timeout: float = 30_000) -> list[StrokeResult]:
-    """Clear the canvas, let the page settle, then draw a digit stroke by stroke, each
-    stroke timed (as a user would: the next stroke once the answer is there)."""
+    """Clear, then draw a digit stroke by stroke, each once the last one's answer is shown."""
     box = clear_canvas(page, timeout)
     wait_idle(page, timeout)
     return [timed_stroke(page, box, path, timeout) for path in strokes]
 
 
-# True once Clear's rerun has put the hint on the page, with the canvas up (not stale).
+# Clear's rerun has put the hint on the page, with a fresh canvas.
 CLEARED_JS = """(prediction) => {
   const c = document.querySelector(".st-key-canvas [class*='st-key-']");
   const p = document.querySelector(prediction);
@@ -529,11 +397,8 @@ CLEAR_BUTTON = ".st-key-clear button"
 
 
 def clear_canvas(page: Any, timeout: float = 30_000) -> dict:
-    """Press Clear; wait for the hint and an idle page; return the canvas's box.
-
-    Clear empties the same canvas in place (it loads an empty drawing, then sends it): the
-    page is idle once that second rerun is over too.
-    """
+    """Press Clear; wait for the hint and an idle page; return the canvas's box."""
+    # Clear empties the canvas in place, which then sends the empty drawing: two reruns.
     page.locator(CLEAR_BUTTON).click()
     page.wait_for_function(CLEARED_JS, arg=PREDICTION, timeout=timeout)
     wait_idle(page, timeout)

@@ -1,21 +1,14 @@
-"""How long other threads wait for the GIL while MNIST's training images become a tensor.
+"""How long other threads wait for the GIL while MNIST's training images become a tensor."""
 
-    .venv/bin/python bench/convert_stall.py
-
-fit() converts NumPy inputs in one call that holds the GIL; mnist_core.training.as_tensor
-converts slice by slice. A thread that wants the GIL every 2 ms (a server's other sessions)
-records its worst wait during each conversion. Alternated, three rounds, medians printed.
-"""
+# .venv/bin/python -m bench.convert_stall
+# fit() converts in one call that holds the GIL, as_tensor slice by slice; a thread that wants
+# the GIL every 2 ms (the server's other sessions) records its worst wait during each.
 
 from __future__ import annotations
 
 import statistics
-import sys
 import threading
 import time
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from mnist_core.data import load_mnist
 from mnist_core.tf_setup import keras

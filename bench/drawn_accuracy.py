@@ -1,14 +1,8 @@
-"""Accuracy and per-stroke latency of saved models on synthetic drawn digits.
+"""Accuracy and per-stroke latency of saved models on synthetic drawn digits."""
 
-    .venv/bin/python bench/drawn_accuracy.py models/drawing.keras [more.keras ...]
-
-For each model: accuracy on N canvas-style drawings (mnist_core.strokes, fixed seed)
-(a) with the whole 280x280 canvas plainly resized to 28x28 and (b) prepared by
-canvas_to_mnist, per-digit accuracy for (b), and the server-side time of one stroke
-(decode the canvas PNG + canvas_to_mnist + predict) with a direct `model(x)` call, with
-`model.predict`, with `model.predict_on_batch` and with a `tf.function` of `model(x)`.
-TensorFlow threads follow MNIST_TF_THREADS, as in the app.
-"""
+# .venv/bin/python -m bench.drawn_accuracy models/drawing.keras [more.keras ...]
+# Accuracy with the canvas plainly resized and with canvas_to_mnist; one stroke's server time
+# through four ways of calling the model. TensorFlow threads follow MNIST_TF_THREADS.
 
 from __future__ import annotations
 
@@ -16,15 +10,12 @@ import argparse
 import base64
 import io
 import os
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from mnist_core.constants import IMAGE_SHAPE, NUM_CLASSES
 from mnist_core.preprocess import canvas_to_mnist
@@ -103,7 +94,7 @@ def stroke_times(predict: Callable[[np.ndarray], np.ndarray], urls: list[str]) -
 
 def main(argv: list[str] | None = None) -> None:
     """Measure every model given on the command line."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("models", nargs="+", type=Path, help=".keras files")
     parser.add_argument("--n", type=int, default=DEFAULT_N, help="drawn digits (default 3000)")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)

@@ -1,48 +1,50 @@
-"""Benchmarks for issue 6: each figure is a ratio against a baseline measured in the
-same run, alternating A and B, or a figure against its target; medians throughout (the
-machines are shared and noisy).
-
-    .venv/bin/python bench/run.py                 # everything (about 8 minutes)
-    .venv/bin/python bench/run.py --only train    # one section: train, charts, draw, browser,
-                                                  # startup, memory
-
-[1] train, [2] charts and [3] draw run in this process; [3b] browser, [4] startup and [5]
-memory start the real app (`streamlit run streamlit_app.py`) on 127.0.0.1 and drive it with
-Debian's headless Chromium (bench/appserver.py).
-"""
+"""Benchmarks: each figure against a baseline measured in the same run, or against its target."""
 
 from __future__ import annotations
 
 import argparse
 import os
 import re
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from statistics import median
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(PROJECT_ROOT))
+from bench.appserver import (
+    ROOT,
+    VIEWPORT,
+    AppServer,
+    canvas_box,
+    chromium_browser,
+    copy_shipped_models,
+    draw_digit,
+    install_watch,
+    mnist_copies,
+    open_draw_tab,
+    running_app,
+    wait_idle,
+)
+from bench.stats import percentile
+
 PYTHON = sys.executable
 QUIET_ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+EPILOG = """\
+A and B alternate and medians are taken: the machines are shared and noisy. [1] train,
+[2] charts and [3] draw run in this process; [3b] browser, [4] startup and [5] memory start
+the real app on 127.0.0.1 and drive it with Debian's headless Chromium (bench/appserver.py).
 
-
-def median(values: list[float]) -> float:
-    return statistics.median(values)
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
+    .venv/bin/python -m bench.run                 # everything (about 8 minutes)
+    .venv/bin/python -m bench.run --only train    # one section (or several, comma-separated)
+"""
 
 
 def timed_process(args: list[str]) -> tuple[float, str]:
     """Run a whole Python process; return (seconds, stdout)."""
     start = time.perf_counter()
-    result = subprocess.run(args, cwd=PROJECT_ROOT, env=QUIET_ENV, capture_output=True,
+    result = subprocess.run(args, cwd=ROOT, env=QUIET_ENV, capture_output=True,
                             text=True, check=True)
     return time.perf_counter() - start, result.stdout
 
@@ -66,7 +68,7 @@ def bench_train(rounds: int) -> None:
     accuracies: dict[str, list[float]] = {"seed": [], "project": []}
 
     def seed() -> float:
-        seconds, output = timed_process([PYTHON, "bench/seed_quickstart.py"])
+        seconds, output = timed_process([PYTHON, "-m", "bench.seed_quickstart"])
         accuracies["seed"].append(accuracy_in(output))
         return seconds
 
@@ -178,8 +180,6 @@ def scratch_dir(name: str) -> Path:
 
 def open_canvas(browser, url: str):
     """A new browser session (context) on the app's Draw tab, canvas up and page idle."""
-    from bench.appserver import VIEWPORT, canvas_box, install_watch, open_draw_tab, wait_idle
-
     context = browser.new_context(viewport=VIEWPORT)
     install_watch(context)
     page = context.new_page()
@@ -192,9 +192,7 @@ def open_canvas(browser, url: str):
 
 
 def bench_browser(strokes: int) -> None:
-    """Target 3 in a real browser: mouse-up at the end of a stroke -> the new prediction on
-    screen, over synthetic drawn digits (mnist_core.strokes) drawn stroke by stroke."""
-    from bench.appserver import chromium_browser, copy_shipped_models, draw_digit, running_app
+    """Target 3 in a real browser: mouse-up -> new prediction on screen, synthetic digits."""
     from mnist_core.strokes import drawn_digit_paths
 
     base = scratch_dir("browser")
@@ -223,8 +221,6 @@ def bench_browser(strokes: int) -> None:
 
 def startup_seconds(browser) -> tuple[float, float]:
     """Launch the app; (seconds to a healthy server, seconds to the canvas on screen)."""
-    from bench.appserver import VIEWPORT, AppServer, copy_shipped_models, open_draw_tab
-
     base = scratch_dir("startup")
     server = AppServer(copy_shipped_models(base / "models"), base / "server.log").start()
     try:
@@ -245,7 +241,6 @@ def startup_seconds(browser) -> tuple[float, float]:
 
 def bench_startup(rounds: int) -> None:
     """Target 4: launch -> first page with its canvas; TensorFlow's import, for scale."""
-    from bench.appserver import chromium_browser
 
     def tensorflow() -> float:
         return timed_process([PYTHON, "-c", "import tensorflow"])[0]
@@ -277,13 +272,6 @@ def settled_rss(server, samples: int = 5) -> float:
 
 def bench_memory(sessions: int) -> None:
     """Target 5: server RSS with 1 and with N open sessions, each with one digit drawn."""
-    from bench.appserver import (
-        chromium_browser,
-        copy_shipped_models,
-        draw_digit,
-        mnist_copies,
-        running_app,
-    )
     from mnist_core.strokes import drawn_digit_paths
 
     digits = drawn_digit_paths(sessions, seed=11)
@@ -311,7 +299,7 @@ SECTIONS = {"train": bench_train, "charts": bench_charts, "draw": bench_draw,
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
+    parser = argparse.ArgumentParser(description=__doc__, epilog=EPILOG,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--only", default=",".join(SECTIONS),
                         help=f"comma-separated sections: {', '.join(SECTIONS)}")

@@ -1,8 +1,6 @@
-"""The seed: TensorFlow's "Quickstart for beginners", verbatim but for the data source.
+"""run.py's baseline: TensorFlow's "Quickstart for beginners", verbatim but for the data source."""
 
-Used by bench/run.py as the baseline. The tutorial calls mnist.load_data(), which
-downloads; here the same arrays come from the bundled copy so nothing downloads.
-"""
+# The tutorial's mnist.load_data() downloads; the bundled data/mnist.npz holds the same arrays.
 
 import sys
 from pathlib import Path

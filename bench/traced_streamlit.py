@@ -1,17 +1,9 @@
-"""`streamlit ...` with a server-side stopwatch for drawings, for bench/load.py.
+"""`streamlit ...` with a server-side stopwatch for predictions and a stall log, for load.py."""
 
-    python bench/traced_streamlit.py TRACE_FILE run streamlit_app.py [streamlit options]
-
-Appends one JSON line to TRACE_FILE per prediction sent: how long the server took from a
-page's rerun request (a stroke sends one) to the message carrying the predicted digit
-(the big-digit markdown of streamlit_app.prediction_ui). This hooks two methods of
-Streamlit's Runtime (private API, checked with Streamlit 1.67); if they are gone, the
-server runs untraced and TRACE_FILE stays empty.
-
-TRACE_FILE.stalls gets a line whenever a thread that wakes every 50 ms woke over 150 ms
-late (no GIL or no CPU to be had), with what each busy thread was doing right then: that
-is how fit() converting MNIST to a tensor while holding the GIL was found.
-"""
+# python -m bench.traced_streamlit TRACE_FILE run streamlit_app.py [streamlit options]
+# TRACE_FILE: a JSON line per prediction, a page's rerun request -> the message carrying the
+# digit. It hooks two private Runtime methods (Streamlit 1.67): if gone, it runs untraced.
+# TRACE_FILE.stalls: what the busy threads were doing whenever the GIL or CPU was not to be had.
 
 from __future__ import annotations
 

@@ -1,0 +1,1 @@
+"""Benchmarks of MNIST Studio, and the browser harness tests/test_browser.py shares."""
