@@ -19,7 +19,6 @@ import threading
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
@@ -34,13 +33,14 @@ from mnist_core import compare, lesson
 from mnist_core.constants import DRAWING_MODEL, IMAGE_SIZE, NUM_CLASSES, QUICKSTART_MODEL
 from mnist_core.data import MnistData, candidate_sources, load_mnist
 from mnist_core.errors import MnistStudioError
+from mnist_core.naming import model_label, percent, plural
 from mnist_core.preprocess import canvas_to_mnist
 from mnist_core.store import ModelInfo, ModelStore
 
 if TYPE_CHECKING:  # these import TensorFlow: only ever imported lazily below
     from mnist_core.evaluate import Evaluation
     from mnist_core.jobs import BatchPoint, EpochPoint, JobManager, JobSnapshot
-    from mnist_core.model import LayerRow
+    from mnist_core.lesson import LayerRow
 
 FEW_POINTS = 20  # draw dots on the training curve while it has fewer points than this
 POLL_SECONDS = 0.5  # how often the training panel refreshes while a run is going
@@ -256,16 +256,6 @@ def format_seconds(seconds: float | None) -> str:
     return f"{seconds // 60}:{seconds % 60:02d} min"
 
 
-def plural(count: int, noun: str) -> str:
-    """'1 epoch', '5 epochs'."""
-    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
-
-
-def percent(value: float | None) -> str:
-    """0.9771 -> '97.7%'; None -> '-'."""
-    return "-" if value is None else f"{value:.1%}"
-
-
 # --- Sidebar: the model used for drawing (and evaluating) ------------------------------
 
 
@@ -300,25 +290,6 @@ def model_choices(
         if count[label] > 1:
             labels[option] = f"{label} ({count[label]})"
     return options, labels, infos
-
-
-def model_label(info: ModelInfo) -> str:
-    """Picker label: 'quickstart · 97.7%'; a run: '91.1% · MLP 4 epochs, dropout 0.2 · 15:22'."""
-    metadata = info.metadata
-    if metadata is None:
-        return f"{info.ref.removeprefix('runs/')} (no metadata)"
-    if info.shipped:
-        return info.label
-    config = metadata.config
-    epochs = metadata.epochs_completed if metadata.stopped else config.get("epochs")
-    label = f"{percent(metadata.test_accuracy)} · {str(config.get('arch', '?')).upper()} "
-    label += f"{plural(epochs or 0, 'epoch')}, dropout {config.get('dropout', 0):g}"
-    label += " (stopped)" if metadata.stopped else ""
-    try:
-        created = datetime.fromisoformat(metadata.created).astimezone()  # local time
-    except (TypeError, ValueError):
-        return label
-    return f"{label} · {created:%H:%M}"
 
 
 def default_model(options: list[str]) -> str | None:
@@ -370,9 +341,9 @@ def model_summary(info: ModelInfo) -> str:
         return f"No metadata: {info.problem}"
     config = info.metadata.config
     parts = [
-        str(config.get("arch", "?")).upper(),
-        f"{info.metadata.epochs_completed or config.get('epochs', '?')} epochs",
-        f"dropout {config.get('dropout', '?')}",
+        config.arch.upper(),
+        f"{info.metadata.epochs_completed or config.epochs} epochs",
+        f"dropout {config.dropout}",
         f"test accuracy {percent(info.metadata.test_accuracy)}",
     ]
     return " · ".join(parts)
@@ -741,7 +712,7 @@ def lesson_model(choice: str | None, owner: str) -> tuple[str, str]:
             return choice, "your run (not saved)"
     elif choice is not None:
         try:
-            arch = model_store().read_metadata(choice).config.get("arch")
+            arch = model_store().read_metadata(choice).config.arch
         except MnistStudioError:
             arch = None
         if arch == "mlp":
@@ -1003,7 +974,8 @@ def start_training(settings: TrainSettings, owner: str) -> bool:
     """Queue a run with these settings on the server-wide trainer; False if it can't."""
     if not wait_for_tensorflow():
         return False
-    from mnist_core.training import TrainConfig, train_limit_from_env
+    from mnist_core.config import TrainConfig
+    from mnist_core.settings import train_limit
 
     try:
         config = TrainConfig(
@@ -1011,7 +983,7 @@ def start_training(settings: TrainSettings, owner: str) -> bool:
             dropout=settings.dropout,
             batch_size=settings.batch_size,
             learning_rate=settings.learning_rate,
-            train_limit=train_limit_from_env(),
+            train_limit=train_limit(),
         )
     except MnistStudioError as e:
         st.error(f"Can't train with these settings: {e}")

@@ -7,60 +7,67 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from mnist_core.constants import ARCHITECTURES, MAX_BATCH_SIZE, MAX_EPOCHS, RUNS_SUBDIR
+from mnist_core.config import ARCHITECTURES, DEFAULTS, LIMITS, Limit
+from mnist_core.constants import RUNS_SUBDIR
 from mnist_core.errors import ConfigError, MnistStudioError
 
 PROG = "python -m mnist_core"
 
 
-def _ranged(kind: type, low: float | None, high: float | None, *, high_open: bool = False,
-            low_open: bool = False) -> Callable[[str], float | int]:
-    """An argparse type that parses `kind` and checks it lies in a range."""
+def _ranged(limit: Limit) -> Callable[[str], float | int]:
+    """An argparse type that parses a setting and checks it against its TrainConfig limit."""
 
     def parse(text: str) -> float | int:
         try:
-            value = kind(text)
+            value = limit.kind(text)
         except ValueError as e:
-            raise argparse.ArgumentTypeError(f"expected {kind.__name__}, got {text!r}") from e
-        too_low = low is not None and (value <= low if low_open else value < low)
-        too_high = high is not None and (value >= high if high_open else value > high)
-        if too_low or too_high:
-            left = "(" if low_open else "["
-            right = ")" if high_open else "]"
             raise argparse.ArgumentTypeError(
-                f"must be in {left}{low}, {'inf' if high is None else high}{right}, got {text}"
-            )
+                f"expected {limit.kind.__name__}, got {text!r}") from e
+        if not limit.contains(value):
+            low = limit.kind(limit.low)
+            high = "inf" if limit.high is None else limit.kind(limit.high)
+            left, right = "(" if limit.low_open else "[", ")" if limit.high_open else "]"
+            raise argparse.ArgumentTypeError(f"must be in {left}{low}, {high}{right}, got {text}")
         return value
 
-    parse.__name__ = kind.__name__  # argparse names the type in its messages
+    parse.__name__ = limit.kind.__name__  # argparse names the type in its messages
     return parse
 
 
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one line (and a pointer to --help), not the usage."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def _setting(parser: argparse.ArgumentParser, name: str, help_text: str) -> None:
+    """A --flag for a TrainConfig field, its default and range read from TrainConfig."""
+    default = getattr(DEFAULTS, name)
+    parser.add_argument(f"--{name.replace('_', '-')}", type=_ranged(LIMITS[name]),
+                        default=default, help=f"{help_text} (default {default})")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog=PROG, description="TensorFlow's MNIST quickstart: train, evaluate, predict."
     )
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
+                                     parser_class=_Parser)
 
     train = commands.add_parser("train", help="train a model and save it",
                                 description="Train a model, print per-epoch metrics, save it.")
-    train.add_argument("--epochs", type=_ranged(int, 1, MAX_EPOCHS), default=5,
-                       help="passes over the training set (default 5)")
-    train.add_argument("--dropout", type=_ranged(float, 0.0, 1.0, high_open=True), default=0.2,
-                       help="dropout rate in [0, 1) (default 0.2)")
-    train.add_argument("--batch-size", type=_ranged(int, 1, MAX_BATCH_SIZE), default=32,
-                       help="examples per optimizer step (default 32)")
-    train.add_argument("--learning-rate", type=_ranged(float, 0.0, 1.0, low_open=True),
-                       default=1e-3, help="Adam's learning rate (default 0.001)")
-    train.add_argument("--hidden-units", type=_ranged(int, 1, 4096), default=128,
-                       help="units in the hidden Dense layer (default 128)")
-    train.add_argument("--arch", choices=ARCHITECTURES, default="mlp",
+    _setting(train, "epochs", "passes over the training set")
+    _setting(train, "dropout", "dropout rate in [0, 1)")
+    _setting(train, "batch_size", "examples per optimizer step")
+    _setting(train, "learning_rate", "Adam's learning rate")
+    _setting(train, "hidden_units", "units in the hidden Dense layer")
+    train.add_argument("--arch", choices=ARCHITECTURES, default=DEFAULTS.arch,
                        help="mlp = the quickstart network (default); cnn = a small CNN")
     train.add_argument("--augment", action="store_true",
                        help="augment training images to look like drawn digits")
-    train.add_argument("--seed", type=_ranged(int, 0, 2**31 - 1), default=0,
-                       help="random seed (default 0)")
-    train.add_argument("--limit", type=_ranged(int, 1, None), default=None,
+    _setting(train, "seed", "random seed")
+    train.add_argument("--limit", type=_ranged(LIMITS["train_limit"]), default=None,
                        help="train on only the first N training images")
     train.add_argument("--data", type=Path, default=None,
                        help="path to mnist.npz (default: $MNIST_DATA, then the bundled copy)")
@@ -100,10 +107,12 @@ def _cmd_train(args: argparse.Namespace) -> None:
 
     if args.name is not None:  # check the name before importing TF or training
         check_name(args.name)
+    from mnist_core.config import TrainConfig
     from mnist_core.data import load_mnist
-    from mnist_core.jobs import metadata_for, run_stem
+    from mnist_core.jobs import metadata_for
+    from mnist_core.naming import run_stem
     from mnist_core.store import ModelStore, save_model_file
-    from mnist_core.training import ProgressEvent, TrainConfig, train
+    from mnist_core.training import ProgressEvent, train
 
     config = TrainConfig(
         epochs=args.epochs, dropout=args.dropout, batch_size=args.batch_size,
@@ -182,7 +191,7 @@ def _cmd_list(args: argparse.Namespace) -> None:
     if not models:
         print("No models yet.")
     for info in models:
-        line = info.label
+        line = info.label if info.shipped else f"{info.ref}  {info.label}"
         if info.problem:
             line += f"  (can't read metadata: {info.problem})"
         print(line)

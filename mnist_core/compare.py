@@ -4,17 +4,14 @@ into where one model goes wrong (its confusion matrix and its mistakes)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from mnist_core.constants import NUM_CLASSES
 from mnist_core.errors import MnistStudioError
-from mnist_core.store import ModelMetadata, ModelStore
-
-if TYPE_CHECKING:  # imports TensorFlow: only for type checkers
-    from mnist_core.evaluate import Evaluation
+from mnist_core.naming import model_label, number_repeats
+from mnist_core.scores import Evaluation
+from mnist_core.store import ModelInfo, ModelStore
 
 HISTORY_SERIES = {
     "loss": ("loss", "training"),
@@ -57,11 +54,11 @@ def summarize(store: ModelStore, refs: list[str]) -> list[RunSummary]:
         train_accuracy = metadata.history.get("accuracy") or [None]
         rows.append(RunSummary(
             ref=ref,
-            arch=config.get("arch", "mlp"),
+            arch=config.arch,
             epochs=metadata.epochs_completed,
-            dropout=config.get("dropout"),
-            batch_size=config.get("batch_size"),
-            learning_rate=config.get("learning_rate"),
+            dropout=config.dropout,
+            batch_size=config.batch_size,
+            learning_rate=config.learning_rate,
             train_accuracy=train_accuracy[-1],
             test_accuracy=metadata.test_accuracy,
             test_loss=metadata.test_loss,
@@ -84,34 +81,18 @@ def history_rows(store: ModelStore, refs: list[str]) -> list[dict[str, object]]:
     return rows
 
 
-def run_label(ref: str, metadata: ModelMetadata | None) -> str:
-    """A short name for charts: 'quickstart', or 'MLP 5 epochs, dropout 0.2 · 15:22' for a run."""
-    if metadata is None or "/" not in ref:
-        return ref
-    config = metadata.config
-    epochs = metadata.epochs_completed or config.get("epochs", "?")
-    label = f"{str(config.get('arch', '?')).upper()} {epochs} epoch{'' if epochs == 1 else 's'}"
-    label += f", dropout {config.get('dropout', 0):g}"
-    try:
-        created = datetime.fromisoformat(metadata.created).astimezone()  # local time
-    except (TypeError, ValueError):
-        return label
-    return f"{label} · {created:%H:%M}"
-
-
 def run_labels(store: ModelStore, refs: list[str]) -> dict[str, str]:
     """Short, unique labels for several runs (a repeated label gets ' (2)', ' (3)', ...)."""
-    labels: dict[str, str] = {}
+    labels = []
     for ref in refs:
         try:
             metadata = store.read_metadata(ref)
         except MnistStudioError:  # a vanished or broken file: fall back to the ref itself
-            metadata = None
-        label, count = run_label(ref, metadata), 1
-        while (label if count == 1 else f"{label} ({count})") in labels.values():
-            count += 1
-        labels[ref] = label if count == 1 else f"{label} ({count})"
-    return labels
+            labels.append(ref)
+            continue
+        info = ModelInfo(ref, store.resolve(ref), "/" not in ref, metadata)
+        labels.append(model_label(info, with_accuracy=False))
+    return dict(zip(refs, number_repeats(labels), strict=True))
 
 
 def confusion_cells(confusion: np.ndarray) -> list[dict[str, object]]:

@@ -13,8 +13,8 @@ import numpy as np
 
 from mnist_core.constants import BUNDLED_DATA_PATH, IMAGE_SHAPE
 from mnist_core.errors import DataError
+from mnist_core.settings import DATA_ENV_VAR, data_path
 
-DATA_ENV_VAR = "MNIST_DATA"
 # sha256 of each array's bytes, from shared/data/README.md (the canonical split).
 ARRAY_SHA256 = {
     "x_train": "741c988805d008ac6e4c904b69001ba184c24b2c540a4ef403f4c71b676cf757",
@@ -85,7 +85,7 @@ def _keras_download() -> Path:
 
 def candidate_sources(path: str | os.PathLike | None = None) -> list[str | Path]:
     """List the sources tried, in order: explicit path/env var, bundled, Keras."""
-    explicit = path if path is not None else os.environ.get(DATA_ENV_VAR)
+    explicit = path if path is not None else data_path()
     if explicit:
         return [Path(explicit)]
     return [BUNDLED_DATA_PATH, "keras"]

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
-from mnist_core.constants import IMAGE_SHAPE, NUM_CLASSES
+from mnist_core.constants import IMAGE_SHAPE
 from mnist_core.errors import ConfigError
-from mnist_core.model import softmax
+from mnist_core.numerics import softmax
+from mnist_core.scores import Evaluation, score
 from mnist_core.tf_setup import keras
 
 PREDICT_BATCH_SIZE = 2000
@@ -40,50 +39,6 @@ def predict_proba(model: keras.Model, images: np.ndarray) -> np.ndarray:
     return softmax(predict_logits(model, images))
 
 
-@dataclass(frozen=True)
-class Evaluation:
-    """What a model gets right and wrong on a labelled set."""
-
-    loss: float  # mean sparse categorical cross-entropy
-    accuracy: float
-    per_class_accuracy: np.ndarray  # (10,) float
-    confusion: np.ndarray  # (10, 10) int, rows = true digit, columns = predicted
-    predictions: np.ndarray  # (N,) int
-    confidence: np.ndarray  # (N,) float, probability of the predicted digit
-    misclassified: np.ndarray  # indices into the evaluated set
-
-    def mistakes(self, true_digit: int | None = None, predicted_digit: int | None = None,
-                 labels: np.ndarray | None = None) -> np.ndarray:
-        """Indices of misclassified examples, optionally filtered by true/predicted digit."""
-        keep = self.misclassified
-        if predicted_digit is not None:
-            keep = keep[self.predictions[keep] == predicted_digit]
-        if true_digit is not None:
-            if labels is None:
-                raise ConfigError("filtering by true digit needs the labels")
-            keep = keep[np.asarray(labels)[keep] == true_digit]
-        return keep
-
-
 def evaluate(model: keras.Model, images: np.ndarray, labels: np.ndarray) -> Evaluation:
     """Loss, accuracy, per-digit accuracy, confusion matrix and mistakes on a set."""
-    labels = np.asarray(labels, dtype=np.int64)
-    logits = predict_logits(model, images)  # (N, 10)
-    probabilities = softmax(logits)
-    predictions = probabilities.argmax(axis=1)
-    # Cross-entropy from log-softmax, computed stably from the logits.
-    shifted = logits - logits.max(axis=1, keepdims=True)
-    log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-    loss = float(-log_probs[np.arange(len(labels)), labels].mean())
-    confusion = np.zeros((NUM_CLASSES, NUM_CLASSES), dtype=np.int64)
-    np.add.at(confusion, (labels, predictions), 1)
-    per_class = np.diag(confusion) / np.maximum(confusion.sum(axis=1), 1)
-    return Evaluation(
-        loss=loss,
-        accuracy=float((predictions == labels).mean()),
-        per_class_accuracy=per_class,
-        confusion=confusion,
-        predictions=predictions,
-        confidence=probabilities.max(axis=1),
-        misclassified=np.flatnonzero(predictions != labels),
-    )
+    return score(predict_logits(model, images), labels)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import enum
 import itertools
 import logging
-import os
 import threading
 import time
 from collections import deque
@@ -18,26 +17,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from mnist_core.config import TrainConfig
 from mnist_core.data import DATA_CHECKSUM, MnistData, load_mnist
 from mnist_core.errors import ConfigError, MnistStudioError
-from mnist_core.settings import positive_int_from_env
+from mnist_core.naming import run_stem
+from mnist_core.settings import max_training_jobs
 from mnist_core.store import ModelMetadata, ModelStore
-from mnist_core.training import ProgressEvent, TrainConfig, TrainResult, train
+from mnist_core.training import ProgressEvent, TrainResult, train
 
 log = logging.getLogger(__name__)
 
-MAX_JOBS_ENV_VAR = "MNIST_MAX_TRAINING_JOBS"
 MAX_BATCH_POINTS = 5000  # per job, for the live chart
 MAX_KEPT_JOBS = 500  # finished jobs kept in memory (with their models)
-
-
-def default_max_jobs() -> int:
-    """Concurrent training jobs: MNIST_MAX_TRAINING_JOBS, else one per two CPU cores."""
-    configured = positive_int_from_env(MAX_JOBS_ENV_VAR)
-    if configured is not None:
-        return configured
-    # Each TensorFlow run already uses every core; two at once on two cores only thrash.
-    return max(1, (os.cpu_count() or 2) // 2)
 
 
 class JobStatus(enum.StrEnum):
@@ -126,7 +117,7 @@ class JobManager:
         data_loader: Callable[[], MnistData] = load_mnist,
     ) -> None:
         self.store = store
-        self.max_jobs = max_jobs if max_jobs is not None else default_max_jobs()
+        self.max_jobs = max_jobs if max_jobs is not None else max_training_jobs()
         if self.max_jobs < 1:
             raise ConfigError(f"max_jobs must be at least 1, got {self.max_jobs}")
         self._data_loader = data_loader
@@ -277,17 +268,11 @@ class JobManager:
         return publish
 
 
-def run_stem(config: TrainConfig) -> str:
-    """A readable name stem for a run, e.g. 'mlp-e5-d0.20'."""
-    stem = f"{config.arch}-e{config.epochs}-d{config.dropout:.2f}"
-    return f"{stem}-aug" if config.augment else stem
-
-
 def metadata_for(result: TrainResult, description: str = "", owner: str = "") -> ModelMetadata:
     """The metadata saved beside a trained model."""
     return ModelMetadata(
         name="",
-        config=result.config.to_dict(),
+        config=result.config,
         test_loss=result.test_loss,
         test_accuracy=result.test_accuracy,
         history=result.history,

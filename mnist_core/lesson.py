@@ -6,15 +6,22 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from mnist_core.constants import NUM_CLASSES, NUM_PIXELS
 from mnist_core.data import MnistData
+from mnist_core.numerics import LN_NUM_CLASSES, cross_entropy, softmax
 
-if TYPE_CHECKING:  # imports TensorFlow: only for type checkers
-    from mnist_core.model import LayerRow
+
+@dataclass(frozen=True)
+class LayerRow:
+    """One row of the layer summary, as the UI shows it."""
+
+    name: str
+    kind: str
+    output_shape: str
+    params: int
 
 
 @dataclass(frozen=True)
@@ -62,28 +69,22 @@ class Explanation:
     @property
     def uniform_loss(self) -> float:
         """The loss of a guess that gives every digit 1/10: ln 10 ~ 2.30."""
-        return math.log(NUM_CLASSES)
+        return LN_NUM_CLASSES
 
 
 def explain(logits: np.ndarray, label: int) -> Explanation:
     """Softmax and cross-entropy for one image's logits (10,) and its true label."""
-    from mnist_core.model import softmax  # deferred: imports TensorFlow
-
     logits = np.asarray(logits, dtype=np.float64).reshape(NUM_CLASSES)
     probabilities = softmax(logits)
-    # -log softmax computed from the logits directly, stable for large logits.
-    shifted = logits - logits.max()
-    loss = float(np.log(np.exp(shifted).sum()) - shifted[label])
+    loss = float(cross_entropy(logits[None], [label])[0])
     return Explanation(logits, probabilities, int(label), int(probabilities.argmax()), loss)
 
 
 def untrained_model(seed: int = 0):  # -> keras.Model (Keras is imported lazily)
     """The quickstart network before any training; a fixed seed gives the same numbers."""
     from mnist_core.model import build_model  # deferred: imports TensorFlow
-    from mnist_core.training import _build_lock
 
-    with _build_lock:  # seeding is process-global: never while a training run seeds its model
-        return build_model(seed=seed)
+    return build_model(seed=seed)
 
 
 @dataclass(frozen=True)

@@ -2,40 +2,16 @@
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
+import threading
 
-import numpy as np
-
-from mnist_core.constants import ARCHITECTURES, IMAGE_SHAPE, NUM_CLASSES
-from mnist_core.errors import ConfigError
+from mnist_core.config import TrainConfig
+from mnist_core.constants import IMAGE_SHAPE, NUM_CLASSES
+from mnist_core.lesson import LayerRow
 from mnist_core.tf_setup import keras
 
-LN_NUM_CLASSES = math.log(NUM_CLASSES)  # loss of a uniform guess: ln 10 ~ 2.30
-
-
-@dataclass(frozen=True)
-class LayerRow:
-    """One row of the layer summary, as the UI shows it."""
-
-    name: str
-    kind: str
-    output_shape: str
-    params: int
-
-
-def check_model_params(
-    dropout: float, hidden_units: int, arch: str = "mlp", learning_rate: float = 1e-3
-) -> None:
-    """Raise ConfigError unless the hyperparameters make a valid model."""
-    if isinstance(dropout, bool) or not 0.0 <= float(dropout) < 1.0:
-        raise ConfigError(f"dropout must be in [0, 1), got {dropout}")
-    if isinstance(hidden_units, bool) or int(hidden_units) != hidden_units or hidden_units < 1:
-        raise ConfigError(f"hidden_units must be a positive integer, got {hidden_units}")
-    if arch not in ARCHITECTURES:
-        raise ConfigError(f"arch must be one of {', '.join(ARCHITECTURES)}, got {arch!r}")
-    if not 0.0 < float(learning_rate) <= 1.0:
-        raise ConfigError(f"learning_rate must be in (0, 1], got {learning_rate}")
+# Seeding is process-global in Keras: build one model at a time, so that two runs started
+# together each get the initial weights their own seed gives.
+_build_lock = threading.Lock()
 
 
 def _mlp_layers(dropout: float, hidden_units: int) -> list[keras.layers.Layer]:
@@ -88,13 +64,16 @@ def build_model(
     steps_per_execution: int = 1,
 ) -> keras.Model:
     """Build and compile the quickstart network (or the CNN) taking (N, 28, 28) float32."""
-    check_model_params(dropout, hidden_units, arch, learning_rate)
-    if seed is not None:
-        keras.utils.set_random_seed(seed)
-    layers = (_mlp_layers if arch == "mlp" else _cnn_layers)(float(dropout), int(hidden_units))
-    model = keras.Sequential(
-        [keras.Input(shape=IMAGE_SHAPE, name="image"), *layers], name=f"mnist_{arch}"
-    )
+    TrainConfig(dropout=dropout, hidden_units=hidden_units, arch=arch,
+                learning_rate=learning_rate)  # raises ConfigError, naming what is wrong
+    with _build_lock:
+        if seed is not None:
+            keras.utils.set_random_seed(seed)
+        layers = (_mlp_layers if arch == "mlp" else _cnn_layers)(float(dropout),
+                                                                 int(hidden_units))
+        model = keras.Sequential(
+            [keras.Input(shape=IMAGE_SHAPE, name="image"), *layers], name=f"mnist_{arch}"
+        )
     return compile_model(model, learning_rate, steps_per_execution)
 
 
@@ -109,10 +88,3 @@ def layer_summary(model: keras.Model) -> list[LayerRow]:
         )
         for layer in model.layers
     ]
-
-
-def softmax(logits: np.ndarray) -> np.ndarray:
-    """Turn logits (..., 10) into probabilities that sum to 1 (numerically stable)."""
-    logits = np.asarray(logits, dtype=np.float32)
-    shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
-    return shifted / shifted.sum(axis=-1, keepdims=True)

@@ -1,21 +1,64 @@
-"""Settings read from environment variables, checked the same way everywhere."""
+"""Every MNIST_* environment variable, parsed and checked in one place (read at call time)."""
 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
+from mnist_core.constants import MODELS_DIR
 from mnist_core.errors import ConfigError
 
+DATA_ENV_VAR = "MNIST_DATA"  # an mnist.npz to use instead of the bundled one
+MODELS_DIR_ENV_VAR = "MNIST_MODELS_DIR"  # where models are listed, loaded and saved
+TRAIN_LIMIT_ENV_VAR = "MNIST_TRAIN_LIMIT"  # the app's runs train on the first N images
+MAX_JOBS_ENV_VAR = "MNIST_MAX_TRAINING_JOBS"  # training runs at once on the server
+TF_THREADS_ENV_VAR = "MNIST_TF_THREADS"  # TensorFlow threads per op; 0 = its default
+# The quickstart's ops are tiny: splitting each across threads costs more than it saves,
+# and one thread per run leaves the other core to answer drawings (bench/run.py).
+DEFAULT_TF_THREADS = 1
 
-def positive_int_from_env(name: str) -> int | None:
-    """The positive integer in environment variable `name`, or None when it is unset/empty."""
+
+def _int_from_env(name: str, low: int) -> int | None:
+    """The integer >= `low` in environment variable `name`, or None when it is unset/empty."""
     raw = os.environ.get(name, "").strip()
     if not raw:
         return None
+    words = "a positive integer" if low == 1 else f"an integer of at least {low}"
     try:
         value = int(raw)
     except ValueError as e:
-        raise ConfigError(f"{name} must be a positive integer, got {raw!r}") from e
-    if value < 1:
-        raise ConfigError(f"{name} must be a positive integer, got {raw!r}")
+        raise ConfigError(f"{name} must be {words}, got {raw!r}") from e
+    if value < low:
+        raise ConfigError(f"{name} must be {words}, got {raw!r}")
     return value
+
+
+def data_path() -> Path | None:
+    """$MNIST_DATA as a path, or None to use the bundled copy."""
+    raw = os.environ.get(DATA_ENV_VAR, "").strip()
+    return Path(raw) if raw else None
+
+
+def models_dir() -> Path:
+    """The models folder: $MNIST_MODELS_DIR if set, else the project's models/."""
+    return Path(os.environ.get(MODELS_DIR_ENV_VAR) or MODELS_DIR)
+
+
+def train_limit() -> int | None:
+    """$MNIST_TRAIN_LIMIT: train the app's runs on the first N images (tests, slow laptops)."""
+    return _int_from_env(TRAIN_LIMIT_ENV_VAR, 1)
+
+
+def max_training_jobs() -> int:
+    """$MNIST_MAX_TRAINING_JOBS, else one per two CPU cores."""
+    configured = _int_from_env(MAX_JOBS_ENV_VAR, 1)
+    if configured is not None:
+        return configured
+    # Each TensorFlow run already uses a core; two at once on two cores only thrash.
+    return max(1, (os.cpu_count() or 2) // 2)
+
+
+def tf_threads() -> int:
+    """$MNIST_TF_THREADS: TensorFlow threads per op (0 = TensorFlow's default, all cores)."""
+    configured = _int_from_env(TF_THREADS_ENV_VAR, 0)
+    return DEFAULT_TF_THREADS if configured is None else configured

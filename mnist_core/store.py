@@ -19,8 +19,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from mnist_core.constants import IMAGE_SHAPE, NUM_CLASSES, RUNS_SUBDIR, models_dir
-from mnist_core.errors import InvalidNameError, ModelLoadError, ModelSaveError
+from mnist_core.config import TrainConfig
+from mnist_core.constants import IMAGE_SHAPE, NUM_CLASSES, RUNS_SUBDIR
+from mnist_core.errors import InvalidNameError, MnistStudioError, ModelLoadError, ModelSaveError
+from mnist_core.naming import model_label
+from mnist_core.settings import models_dir
 
 MODEL_SUFFIX = ".keras"
 METADATA_SUFFIX = ".json"
@@ -34,7 +37,7 @@ class ModelMetadata:
     """What is saved beside each model, so loading never has to guess."""
 
     name: str
-    config: dict[str, Any]  # TrainConfig.to_dict()
+    config: TrainConfig
     test_loss: float | None = None
     test_accuracy: float | None = None
     history: dict[str, list[float]] = field(default_factory=dict)
@@ -48,11 +51,43 @@ class ModelMetadata:
     owner: str = ""  # the app session that trained it, so "my runs" survive a restart
     format: int = METADATA_FORMAT
 
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready dict (the config as a dict too)."""
+        return asdict(self)
+
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> ModelMetadata:
-        """Rebuild from JSON, ignoring keys this version does not know."""
-        known = cls.__dataclass_fields__.keys()
-        return cls(**{key: value for key, value in values.items() if key in known})
+        """Rebuild from JSON, ignoring keys this version does not know; ValueError if a
+        known key holds the wrong kind of value."""
+        if not isinstance(values, dict):
+            raise ValueError("the metadata is not a JSON object")
+        known = {key: value for key, value in values.items() if key in cls.__dataclass_fields__}
+        try:
+            known["config"] = TrainConfig.from_dict(known.get("config", {}))
+        except MnistStudioError as e:
+            raise ValueError(f"config: {e}") from e
+        for key, kinds in _FIELD_KINDS.items():
+            if key in known and not isinstance(known[key], kinds):
+                raise ValueError(f"{key} is {known[key]!r}")
+        history = known.get("history", {})
+        if not all(isinstance(series, list) and all(_is_number(v) for v in series)
+                   for series in history.values()):
+            raise ValueError("history holds something other than lists of numbers")
+        return cls(**known)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+_NUMBER = (int, float)
+_FIELD_KINDS: dict[str, tuple[type, ...]] = {
+    "name": (str,), "test_loss": (*_NUMBER, type(None)), "test_accuracy": (*_NUMBER, type(None)),
+    "history": (dict,), "epochs_completed": (int, type(None)), "stopped": (bool,),
+    "seconds": (*_NUMBER, type(None)), "params": (int, type(None)),
+    "data_checksum": (str, type(None)), "created": (str,), "description": (str,),
+    "owner": (str,), "format": (int,),
+}
 
 
 @dataclass(frozen=True)
@@ -68,9 +103,7 @@ class ModelInfo:
     @property
     def label(self) -> str:
         """A short human label, e.g. 'quickstart · 97.7%'."""
-        accuracy = self.metadata.test_accuracy if self.metadata else None
-        figure = f" · {accuracy:.1%}" if accuracy is not None else ""
-        return f"{self.ref}{figure}"
+        return model_label(self)
 
 
 def check_name(name: str) -> str:
@@ -201,7 +234,7 @@ def save_model_file(model, metadata: ModelMetadata, path: Path | str) -> None:
         ) as handle:
             meta_tmp = Path(handle.name)
             os.chmod(meta_tmp, 0o644)  # mkstemp makes it owner-only; it is not a secret
-            json.dump(asdict(metadata), handle, indent=2)
+            json.dump(metadata.to_dict(), handle, indent=2)
             handle.flush()
             os.fsync(handle.fileno())
         # Metadata first, model last: a listed .keras always has its metadata.

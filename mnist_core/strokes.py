@@ -18,11 +18,9 @@ from collections.abc import Callable
 import numpy as np
 from PIL import Image, ImageDraw
 
-from mnist_core.constants import NUM_CLASSES
+from mnist_core.constants import CANVAS_SIZE, NUM_CLASSES, STROKE_WIDTH
 from mnist_core.errors import ConfigError
 
-CANVAS_SIZE = 280  # the app's canvas is 280x280 px
-STROKE_WIDTH = 20  # the app's pen width in px
 MIN_HEIGHT_FRACTION = 0.50  # ink height as a fraction of the canvas height
 MAX_HEIGHT_FRACTION = 0.85
 SUPERSAMPLE = 4  # rendered at 4x then box-averaged: anti-aliased like a browser canvas

@@ -2,22 +2,40 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 
-import keras
-import tensorflow as tf
+from mnist_core.settings import tf_threads
 
-THREADS_ENV_VAR = "MNIST_TF_THREADS"
-# The quickstart's ops are tiny (a 32 x 784 by 784 x 128 matmul): splitting each one
-# across threads costs more in handoffs than it saves, and on a shared 2-core server
-# a single-threaded training run leaves the other core to answer drawings. Measured
-# in bench/run.py; set MNIST_TF_THREADS=0 for TensorFlow's default (all cores).
-DEFAULT_THREADS = 1
+
+@contextlib.contextmanager
+def _quiet_stderr() -> Iterator[None]:
+    """Hide what C++ writes to fd 2 meanwhile: TensorFlow's start-up lines (oneDNN, CUDA
+    probing, a cuInit 'error' on CPU-only machines) come before TF_CPP_MIN_LOG_LEVEL is
+    read. TF_CPP_MIN_LOG_LEVEL=0 shows them."""
+    if os.environ.get("TF_CPP_MIN_LOG_LEVEL") == "0":
+        yield
+        return
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+with _quiet_stderr():
+    import keras
+    import tensorflow as tf
+
+    tf.config.list_physical_devices()  # the CUDA probe happens here, once
 
 
 def _configure() -> None:
-    raw = os.environ.get(THREADS_ENV_VAR, "").strip()
-    threads = int(raw) if raw.isdigit() else DEFAULT_THREADS
+    threads = tf_threads()
     if threads == 0:
         return
     try:

@@ -6,71 +6,21 @@ import math
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
 
-from mnist_core.constants import MAX_BATCH_SIZE, MAX_EPOCHS
+from mnist_core.config import TrainConfig
 from mnist_core.data import MnistData, load_mnist
-from mnist_core.errors import ConfigError
-from mnist_core.model import build_model, check_model_params
-from mnist_core.settings import positive_int_from_env
+from mnist_core.model import build_model
 from mnist_core.tf_setup import keras
 
-TRAIN_LIMIT_ENV_VAR = "MNIST_TRAIN_LIMIT"
 # Run this many optimizer steps per call into the TF graph: the same steps and the
 # same learning, several times less Python overhead. Progress is reported between
 # calls, so a stop request is seen within 128 steps (a fraction of a second).
 STEPS_PER_EXECUTION = 128
 EVAL_BATCH_SIZE = 1000
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """Hyperparameters of one training run, saved beside the model."""
-
-    epochs: int = 5
-    dropout: float = 0.2
-    batch_size: int = 32
-    learning_rate: float = 1e-3
-    hidden_units: int = 128
-    arch: str = "mlp"
-    augment: bool = False
-    seed: int = 0
-    train_limit: int | None = None  # use only the first N training images
-    test_limit: int | None = None  # validate on only the first N test images
-
-    def __post_init__(self) -> None:
-        check_model_params(self.dropout, self.hidden_units, self.arch, self.learning_rate)
-        _check_int("epochs", self.epochs, 1, MAX_EPOCHS)
-        _check_int("batch_size", self.batch_size, 1, MAX_BATCH_SIZE)
-        _check_int("seed", self.seed, 0, 2**31 - 1)
-        for name in ("train_limit", "test_limit"):
-            if getattr(self, name) is not None:
-                _check_int(name, getattr(self, name), 1, 10**7)
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-ready dict."""
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
-        """Rebuild from `to_dict` output, ignoring unknown keys from newer versions."""
-        known = {f.name for f in fields(cls)}
-        return cls(**{key: value for key, value in values.items() if key in known})
-
-
-def _check_int(name: str, value: Any, low: int, high: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise ConfigError(f"{name} must be an integer, got {value!r}")
-    if not low <= value <= high:
-        raise ConfigError(f"{name} must be between {low} and {high}, got {value}")
-
-
-def train_limit_from_env() -> int | None:
-    """The training-sample limit set by MNIST_TRAIN_LIMIT (for tests and slow laptops)."""
-    return positive_int_from_env(TRAIN_LIMIT_ENV_VAR)
 
 
 @dataclass(frozen=True)
@@ -191,11 +141,6 @@ def as_tensor(array: np.ndarray) -> Any:
                                   for start in range(0, len(array), CONVERT_CHUNK)], axis=0)
 
 
-# Seeding is process-global in Keras: build one model at a time so that two runs
-# started together each get the initial weights their own seed gives.
-_build_lock = threading.Lock()
-
-
 def train(
     config: TrainConfig,
     data: MnistData | None = None,
@@ -207,15 +152,14 @@ def train(
     data = (data or load_mnist()).limit(config.train_limit, config.test_limit)
     x_train, y_train = data.x_train, data.y_train  # (N, 28, 28) float32, (N,) uint8
     steps_per_epoch = math.ceil(len(x_train) / config.batch_size)
-    with _build_lock:
-        model = build_model(
-            dropout=config.dropout,
-            hidden_units=config.hidden_units,
-            arch=config.arch,
-            learning_rate=config.learning_rate,
-            seed=config.seed,
-            steps_per_execution=min(STEPS_PER_EXECUTION, steps_per_epoch),
-        )
+    model = build_model(
+        dropout=config.dropout,
+        hidden_units=config.hidden_units,
+        arch=config.arch,
+        learning_rate=config.learning_rate,
+        seed=config.seed,
+        steps_per_execution=min(STEPS_PER_EXECUTION, steps_per_epoch),
+    )
     reporter = _Reporter(config, steps_per_epoch, progress, stop, progress_interval)
     fit_args: dict[str, Any] = {
         "epochs": config.epochs,

@@ -7,7 +7,8 @@ import os
 import pytest
 
 from mnist_core.errors import ConfigError
-from mnist_core.jobs import JobManager, JobStatus, default_max_jobs
+from mnist_core.jobs import JobManager, JobStatus
+from mnist_core.settings import max_training_jobs as default_max_jobs
 from mnist_core.store import ModelStore
 from mnist_core.training import TrainConfig
 

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from mnist_core.errors import ConfigError
-from mnist_core.model import LN_NUM_CLASSES, build_model, layer_summary, softmax
+from mnist_core.model import build_model, layer_summary
+from mnist_core.numerics import LN_NUM_CLASSES, softmax
 
 
 @pytest.fixture(scope="module")

@@ -39,7 +39,7 @@ def test_round_trip_predictions(store, trained, small_mnist):
     )
     metadata = store.read_metadata(ref)
     assert metadata.name == ref
-    assert TrainConfig.from_dict(metadata.config) == trained.config
+    assert metadata.config == trained.config
     assert metadata.test_accuracy == pytest.approx(trained.test_accuracy)
     assert metadata.history["val_accuracy"] == trained.history["val_accuracy"]
     assert metadata.params == trained.model.count_params()
@@ -153,7 +153,7 @@ def test_unwritable_folder_gives_save_error(store, trained, tmp_path):
 
 def test_metadata_from_dict_ignores_unknown_keys():
     metadata = ModelMetadata.from_dict({"name": "x", "config": {}, "from_the_future": 1})
-    assert metadata.name == "x" and json.dumps(metadata.__dict__)
+    assert metadata.name == "x" and json.dumps(metadata.to_dict())
 
 
 def test_full_disk_leaves_no_partial_files(store, trained, monkeypatch):

@@ -7,9 +7,11 @@ import threading
 import numpy as np
 import pytest
 
+from mnist_core.config import TrainConfig
 from mnist_core.errors import ConfigError
 from mnist_core.evaluate import predict_logits
-from mnist_core.training import CONVERT_CHUNK, TrainConfig, as_tensor, train, train_limit_from_env
+from mnist_core.settings import train_limit as train_limit_from_env
+from mnist_core.training import CONVERT_CHUNK, as_tensor, train
 
 
 @pytest.fixture(scope="module")
