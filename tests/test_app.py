@@ -216,7 +216,7 @@ def _show_prediction(root: str, probabilities: list[float]) -> None:
 
     if root not in sys.path:
         sys.path.insert(0, root)
-    from streamlit_app import prediction_ui
+    from ui.draw import prediction_ui
 
     prediction_ui(np.array(probabilities, dtype=np.float32))
 
@@ -423,7 +423,7 @@ def _show_presets(root: str, params: dict[str, str]) -> None:
 
     if root not in sys.path:
         sys.path.insert(0, root)
-    from streamlit_app import parse_presets
+    from ui.presets import parse_presets
 
     st.json(parse_presets(params, ["quickstart", "runs/a-b"]).__dict__)
 

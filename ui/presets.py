@@ -1,0 +1,163 @@
+"""Workshop links: ?epochs=3&dropout=0.5&tab=train&presenter=1&model=quickstart, made valid."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+import streamlit as st
+
+from mnist_core.config import (
+    BATCH_SIZE_CHOICES,
+    DEFAULTS,
+    DROPOUT_CHOICES,
+    EPOCH_CHOICES,
+    LEARNING_RATE_CHOICES,
+    TrainConfig,
+)
+from ui.resources import model_store
+from ui.session import ModelChoice
+
+TAB_NAMES = ("learn", "train", "draw", "evaluate")  # ?tab=... values, in the order of the tabs
+TAB_KEY = "tab"  # session_state[TAB_KEY]: the open tab's label (bound to ?tab=)
+SETTING_KEYS = ("epochs", "dropout", "batch_size", "learning_rate")  # bound to the URL too
+TRUE_WORDS, FALSE_WORDS = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
+
+
+def tab_label(name: str) -> str:
+    """The label of a tab by its ?tab= name: 'train' -> 'Train'."""
+    return name.title()
+
+
+@dataclass(frozen=True)
+class Presets:
+    """What a workshop link asks for, made valid; `warnings` says what had to be changed."""
+
+    epochs: int = DEFAULTS.epochs
+    dropout: float = DEFAULTS.dropout
+    batch_size: int = DEFAULTS.batch_size
+    learning_rate: float = DEFAULTS.learning_rate
+    tab: str | None = None  # one of TAB_NAMES
+    presenter: bool = False
+    model: str | None = None
+    warnings: tuple[str, ...] = ()
+
+
+def _shown(raw: str) -> str:
+    """A query-parameter value as it can be quoted in a message (short, no Markdown)."""
+    text = re.sub(r"[^\w .,+-]", "?", raw)
+    return text if len(text) <= 20 else f"{text[:20]}..."
+
+
+def _preset_number(params: Mapping[str, str], name: str, choices: Sequence[float],
+                   warnings: list[str], log_scale: bool = False) -> float | None:
+    """The allowed setting nearest to ?name=... (None if absent or not a number)."""
+    raw = params.get(name)
+    if raw is None:
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or (log_scale and value <= 0):
+        warnings.append(f"{name}={_shown(raw)} is not a number the app can use: ignored.")
+        return None
+    nearest = min(choices, key=lambda choice: abs(math.log(choice / value)) if log_scale
+                  else abs(choice - value))
+    if not min(choices) <= value <= max(choices):
+        warnings.append(f"{name}={_shown(raw)} is out of range ({min(choices):g} to "
+                        f"{max(choices):g}): using {nearest:g}.")
+    elif not math.isclose(nearest, value, rel_tol=1e-9, abs_tol=1e-9):
+        warnings.append(f"{name}={_shown(raw)} is not one of the settings: using the "
+                        f"nearest, {nearest:g}.")
+    return nearest
+
+
+def _preset_word(params: Mapping[str, str], name: str, choices: dict[str, Any],
+                 warnings: list[str], expected: str) -> Any:
+    """The value of ?name=... looked up (case-insensitively) in `choices`, else None."""
+    raw = params.get(name)
+    if raw is None:
+        return None
+    if raw.strip().lower() in choices:
+        return choices[raw.strip().lower()]
+    warnings.append(f"{name}={_shown(raw)} is not {expected}: ignored.")
+    return None
+
+
+def parse_presets(params: Mapping[str, str], models: list[str]) -> Presets:
+    """Read ?epochs=&dropout=&batch_size=&learning_rate=&tab=&presenter=&model= from a link;
+    out-of-range values are clamped, garbage is ignored, each with a warning. Never raises."""
+    warnings: list[str] = []
+    epochs = _preset_number(params, "epochs", EPOCH_CHOICES, warnings)
+    dropout = _preset_number(params, "dropout", DROPOUT_CHOICES, warnings)
+    batch_size = _preset_number(params, "batch_size", BATCH_SIZE_CHOICES, warnings,
+                                log_scale=True)
+    learning_rate = _preset_number(params, "learning_rate", LEARNING_RATE_CHOICES, warnings,
+                                   log_scale=True)
+    tab = _preset_word(params, "tab", {name: name for name in TAB_NAMES}, warnings,
+                       "a tab (learn, train, draw or evaluate)")
+    presenter = _preset_word(params, "presenter", {**dict.fromkeys(TRUE_WORDS | {""}, True),
+                                                   **dict.fromkeys(FALSE_WORDS, False)},
+                             warnings, "on or off (1 or 0)")
+    model = _preset_word(params, "model", {ref.lower(): ref for ref in models}, warnings,
+                         "a model on this server")
+    return Presets(
+        epochs=DEFAULTS.epochs if epochs is None else int(epochs),
+        dropout=DEFAULTS.dropout if dropout is None else dropout,
+        batch_size=DEFAULTS.batch_size if batch_size is None else int(batch_size),
+        learning_rate=DEFAULTS.learning_rate if learning_rate is None else learning_rate,
+        tab=tab,
+        presenter=bool(presenter),
+        model=model,
+        warnings=tuple(warnings),
+    )
+
+
+def session_presets() -> tuple[Presets, bool]:
+    """The link's presets, read on the session's first run (and put into the widgets, which
+    keep the address bar up to date from then on); True on that first run."""
+    first_run = "presets" not in st.session_state
+    if first_run:
+        models = [info.ref for info in model_store().list_models()]
+        presets = parse_presets(st.query_params.to_dict(), models)
+        st.session_state.presets = presets
+        for key in SETTING_KEYS:  # clamped values, before the bound widgets read the URL
+            st.session_state[key] = getattr(presets, key)
+        if presets.tab:
+            st.session_state[TAB_KEY] = tab_label(presets.tab)
+    return st.session_state.presets, first_run
+
+
+def preset_warnings_ui(presets: Presets) -> None:
+    """What the link asked for that the app had to change (shown on the first run only)."""
+    with st.container(key="preset_warnings"):
+        lines = "\n".join(f"- {warning}" for warning in presets.warnings)
+        st.warning(f"The link's settings were adjusted:\n{lines}", icon=":material/link:")
+
+
+def current_settings(presets: Presets) -> TrainConfig:
+    """The Train tab's settings as the user has set them (the presets until then)."""
+    return TrainConfig(**{key: st.session_state.get(key, getattr(presets, key))
+                          for key in SETTING_KEYS})
+
+
+def share_link(base: str, settings: TrainConfig, tab: str | None, presenter: bool,
+               choice: ModelChoice | None) -> str:
+    """A link that opens the app with these settings (no ?session=: that one is personal)."""
+    params: dict[str, Any] = {"epochs": settings.epochs, "dropout": f"{settings.dropout:g}"}
+    if settings.batch_size != DEFAULTS.batch_size:
+        params["batch_size"] = settings.batch_size
+    if settings.learning_rate != DEFAULTS.learning_rate:
+        params["learning_rate"] = f"{settings.learning_rate:g}"
+    if tab:
+        params["tab"] = tab
+    if presenter:
+        params["presenter"] = 1
+    if choice is not None and choice.ref is not None:
+        params["model"] = choice.ref
+    return f"{base.split('?')[0]}?{urlencode(params, safe='/')}"

@@ -1,0 +1,111 @@
+"""The sidebar every tab shares: the model picker, the trainer's status, the workshop link."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from mnist_core.naming import percent
+from mnist_core.store import ModelInfo
+from ui.format import plain
+from ui.presets import TAB_NAMES, Presets, current_settings, share_link
+from ui.resources import model_store, tensorflow_ready, trainer
+from ui.session import ModelChoice, Session, default_model, model_options
+
+DEFAULT_APP_URL = "http://localhost:8501/"  # for the share link when the browser's is unknown
+STATUS_SECONDS = 5  # how often the trainer's status line refreshes
+
+
+def sidebar_ui(owner: str, presets: Presets) -> tuple[Session, bool]:
+    """The shared sidebar; returns this session (with its chosen model) and whether
+    presenter mode is on."""
+    with st.sidebar:
+        st.title("MNIST Studio")
+        st.caption("TensorFlow's MNIST quickstart, hands-on: train it, then draw digits for it.")
+        session = Session(owner, model_picker_ui(Session(owner), presets.model))
+        st.divider()
+        server_status_ui()
+        presenter = workshop_ui(presets, session.choice)
+    return session, presenter
+
+
+def model_picker_ui(session: Session, preset_model: str | None = None) -> ModelChoice | None:
+    """The model picker (this session's runs, or everyone's) and its "everyone" checkbox;
+    returns the choice, None if there is no model."""
+    if "pending_model" in st.session_state:  # "Draw with this model" was clicked
+        st.session_state.model = st.session_state.pop("pending_model")
+    if "model" not in st.session_state and preset_model:  # first run: ?model=... from the link
+        st.session_state.model = preset_model
+    current = st.session_state.get("model")
+    options, labels, infos = model_options(
+        session, everyone=st.session_state.get("all_runs", False),
+        keep=(current,) if isinstance(current, str) else (),
+    )
+    if not options:
+        st.error(f"No models found in {model_store().root}. Train one in the Train tab.")
+        return None
+    if current not in options:
+        st.session_state.model = default_model(options)
+    option = st.selectbox(
+        "Model (for Draw, Evaluate and Learn)",
+        options,
+        key="model",
+        format_func=lambda option: labels.get(option, option),
+        help="★ = trained in this session. Your finished runs appear here; tick "
+        "**Show everyone's runs** to pick a run someone else trained on this server.",
+    )
+    st.checkbox("Show everyone's runs", key="all_runs",
+                help="Runs of every participant on this server, newest first.")
+    choice = ModelChoice.from_option(option)
+    info = infos.get(option)
+    if info is not None:
+        st.caption(model_summary(info))
+    elif choice.job_id is not None:
+        st.caption("Trained in this session but not saved: it is gone when the server stops.")
+    return choice
+
+
+def model_summary(info: ModelInfo) -> str:
+    """One line about a model: architecture, epochs, dropout, test accuracy (as Markdown)."""
+    if info.metadata is None:
+        return f"No metadata: {plain(info.problem)}"
+    config = info.metadata.config
+    parts = [
+        config.arch.upper(),
+        f"{info.metadata.epochs_completed or config.epochs} epochs",
+        f"dropout {config.dropout}",
+        f"test accuracy {percent(info.metadata.test_accuracy)}",
+    ]
+    return " · ".join(parts)
+
+
+@st.fragment(run_every=STATUS_SECONDS)
+def server_status_ui() -> None:
+    """A line about the shared trainer, refreshed on its own: how many runs train or wait."""
+    if not tensorflow_ready():
+        st.caption("TensorFlow is loading in the background...")
+        return
+    running, queued = trainer().active_count()
+    st.caption(f"Trainer: {running} training, {queued} waiting." if running or queued
+               else "Trainer: idle, ready to train.")
+
+
+def workshop_ui(presets: Presets, choice: ModelChoice | None) -> bool:
+    """Presenter mode, and a link that opens the app with the current settings (to send to
+    a workshop); returns whether presenter mode is on."""
+    with st.expander("Workshop: link and presenter mode", icon=":material/co_present:"):
+        presenter = st.toggle(
+            "Presenter mode", value=presets.presenter, key="presenter",
+            help="Hides the advanced controls (batch size, learning rate) so that beginners "
+            "see only what the tutorial uses. In a link: presenter=1.",
+        )
+        tab = st.pills(
+            "The link opens", [name.title() for name in TAB_NAMES], key="link_tab",
+            default=(presets.tab or "train").title(),
+        )
+        link = share_link(st.context.url or DEFAULT_APP_URL, current_settings(presets),
+                          tab.lower() if tab else None, presenter, choice)
+        with st.container(key="share_link"):
+            st.code(link, language=None, wrap_lines=True)
+        st.caption("Copy it with the button in its corner. Everyone who opens it starts with "
+                   "these settings and this model, in a session of their own.")
+    return presenter

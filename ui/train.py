@@ -1,0 +1,241 @@
+"""The Train tab: settings, the Train button, and the live run panel."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import streamlit as st
+
+from mnist_core.config import (
+    BATCH_SIZE_CHOICES,
+    DEFAULTS,
+    DROPOUT_CHOICES,
+    EPOCH_CHOICES,
+    LEARNING_RATE_CHOICES,
+    TrainConfig,
+)
+from mnist_core.errors import MnistStudioError
+from mnist_core.settings import train_limit
+from ui.charts import metric_chart, training_frame
+from ui.format import format_seconds, percent, plain, plural
+from ui.parts import figures_row_ui
+from ui.presets import TAB_KEY, Presets, tab_label
+from ui.resources import trainer, wait_for_tensorflow
+from ui.session import ModelChoice, Session
+
+if TYPE_CHECKING:
+    from mnist_core.jobs import JobSnapshot
+
+POLL_SECONDS = 0.5  # how often the run panel refreshes while a run is going
+# The settings widgets write the address bar (a live link) and keep their values while
+# another tab is open.
+BOUND = {"bind": "query-params", "persist_state": "session"}
+
+
+def train_tab(session: Session, presets: Presets, presenter: bool = False) -> None:
+    """The Train tab: settings, the Train button and the live run panel."""
+    st.markdown(
+        "Train the quickstart network on 60,000 handwritten digits and watch it learn. "
+        "You can keep drawing in the **Draw** tab meanwhile."
+    )
+    jobs = session.jobs()
+    busy = bool(jobs) and not jobs[-1].status.done
+    settings, clicked = train_settings_ui(busy, presets, presenter)
+    if clicked and not busy and start_training(settings, session):
+        st.rerun()  # redraw with the Train button disabled and the panel polling
+    (live_run_panel if busy else run_panel)(session)
+
+
+def train_settings_ui(busy: bool, presets: Presets,
+                      presenter: bool = False) -> tuple[dict[str, float], bool]:
+    """Epochs and dropout sliders, the Train button, batch size and learning rate under
+    Advanced (hidden in presenter mode); returns the settings and whether Train was clicked."""
+    left, right, go = st.columns([2, 2, 1], gap="large", vertical_alignment="bottom")
+    settings = {
+        "epochs": left.slider(
+            "Epochs", EPOCH_CHOICES[0], EPOCH_CHOICES[-1], value=DEFAULTS.epochs, key="epochs",
+            help="One epoch = one pass over all 60,000 training images.", **BOUND),
+        "dropout": right.slider(
+            "Dropout", DROPOUT_CHOICES[0], DROPOUT_CHOICES[-1], value=DEFAULTS.dropout,
+            step=DROPOUT_CHOICES[1], key="dropout",
+            help="Share of neurons switched off at random while training: fights overfitting.",
+            **BOUND),
+    }
+    clicked = go.button(
+        "Train", key="train", type="primary", icon=":material/play_arrow:", disabled=busy,
+        width="stretch",
+        help="Wait for your current run to end (or stop it) first." if busy else None,
+    )
+    if presenter:  # beginners see only what the tutorial uses
+        settings["batch_size"] = st.session_state.get("batch_size", presets.batch_size)
+        settings["learning_rate"] = st.session_state.get("learning_rate", presets.learning_rate)
+        return settings, clicked
+    with st.expander("Advanced"):
+        left, right = st.columns(2, gap="large")
+        settings["batch_size"] = left.select_slider(
+            "Batch size", BATCH_SIZE_CHOICES, value=DEFAULTS.batch_size, key="batch_size",
+            help="Images looked at before each weight update.", **BOUND)
+        settings["learning_rate"] = right.select_slider(
+            "Learning rate", LEARNING_RATE_CHOICES, value=DEFAULTS.learning_rate,
+            key="learning_rate", format_func=lambda rate: f"{rate:g}",
+            help="How big each weight update is (Adam optimizer).", **BOUND)
+    return settings, clicked
+
+
+def start_training(settings: dict[str, float], session: Session) -> bool:
+    """Queue a run with these settings on the server-wide trainer; False if it can't."""
+    if not wait_for_tensorflow():
+        return False
+    try:
+        config = TrainConfig(**settings, train_limit=train_limit())
+    except MnistStudioError as e:
+        st.error(f"Can't train with these settings: {plain(e)}")
+        return False
+    trainer().submit(config, session.owner)
+    return True
+
+
+@st.fragment(run_every=POLL_SECONDS)
+def live_run_panel(session: Session) -> None:
+    """The run panel, refreshed on its own while a run is queued or training."""
+    run_panel_body(session)
+
+
+@st.fragment
+def run_panel(session: Session) -> None:
+    """The run panel of a session whose runs have all ended."""
+    run_panel_body(session)
+
+
+def run_panel_body(session: Session) -> None:
+    """The latest run of this session: live while it runs, its results once it ends."""
+    jobs = session.jobs()
+    if not jobs:
+        st.info("No run yet. Choose epochs and dropout, then press **Train**.")
+        return
+    job = jobs[-1]
+    if not job.status.done:
+        st.session_state.polling_job = job.job_id
+    elif st.session_state.get("polling_job") == job.job_id:
+        # The run just ended: one full rerun so the sidebar lists the new model.
+        del st.session_state["polling_job"]
+        st.rerun()
+    from mnist_core.jobs import JobStatus  # TensorFlow is loaded: a job exists
+
+    if job.status is JobStatus.QUEUED:
+        queued_ui(job)
+    elif job.status is JobStatus.RUNNING:
+        progress_ui(job)
+    else:
+        result_ui(job)
+    if job.batch_points:
+        charts_ui(job)
+    if job.config.train_limit:
+        st.caption(
+            f"Training on the first {job.config.train_limit:,} of 60,000 images "
+            "(MNIST_TRAIN_LIMIT is set)."
+        )
+
+
+def stop_button(job: JobSnapshot, label: str) -> None:
+    """The Stop button of a queued or running job."""
+    stopping = st.session_state.get("stopping_job") == job.job_id
+    st.button(label, key="stop", icon=":material/stop:", on_click=stop_job, args=(job.job_id,),
+              disabled=stopping, width="stretch")
+
+
+def stop_job(job_id: str) -> None:
+    """Ask the trainer to stop a run; the weights so far are kept."""
+    st.session_state.stopping_job = job_id
+    trainer().stop(job_id)
+
+
+def queued_ui(job: JobSnapshot) -> None:
+    """A run waiting for the trainer."""
+    st.info(
+        f"### Queued, position {job.queue_position}\n"
+        "Other runs are using the trainer. Yours starts by itself when it is its turn."
+    )
+    stop_button(job, "Cancel")
+
+
+def progress_ui(job: JobSnapshot) -> None:
+    """Progress bar and big numbers of a running job."""
+    latest = job.latest
+    epochs = job.config.epochs
+    if latest is None:
+        st.progress(0.0, text="Starting: TensorFlow prepares the network (a few seconds)...")
+    else:
+        st.progress(
+            latest.fraction_done,
+            text=f"Epoch {latest.epoch} of {epochs} · batch {latest.step:,} of "
+            f"{latest.steps_per_epoch:,} · about {format_seconds(latest.seconds_left)} left",
+        )
+    last_test = job.epoch_points[-1].val_accuracy if job.epoch_points else None
+    columns = st.columns([1, 1, 1, 1, 0.8], vertical_alignment="center")
+    columns[0].metric("Epoch", f"{latest.epoch if latest else 1} of {epochs}")
+    columns[1].metric("Training accuracy", percent(latest.accuracy if latest else None))
+    columns[2].metric("Test accuracy", percent(last_test), help="After the last full epoch.")
+    columns[3].metric("Time left", format_seconds(latest.seconds_left if latest else None))
+    with columns[4]:
+        stop_button(job, "Stopping..." if st.session_state.get("stopping_job") == job.job_id
+                    else "Stop")
+
+
+def result_ui(job: JobSnapshot) -> None:
+    """How a run ended: test figures, where it was saved, or why it failed."""
+    from mnist_core.jobs import JobStatus  # TensorFlow is loaded: a job exists
+
+    epochs = job.config.epochs
+    if job.status is JobStatus.FAILED:
+        st.error(f"Training failed: {plain(job.error)}")
+        return
+    if job.status is JobStatus.CANCELLED:
+        st.info("Cancelled before it started: nothing was trained.")
+        return
+    if job.status is JobStatus.STOPPED:
+        stopped_at = job.latest.epoch if job.latest else 1
+        st.warning(
+            f"**Stopped at epoch {stopped_at} of {epochs}.** The model trained so far is kept "
+            f"({plural(job.epochs_completed or 0, 'full epoch')})."
+        )
+    else:
+        st.success(f"**Finished:** {plural(epochs, 'epoch')} in {job.seconds:.0f} s.")
+    figures_row_ui("test_accuracy", job.test_accuracy, job.test_loss,
+                    ("Training time", f"{job.seconds:.0f} s"))
+    if job.ref:
+        st.markdown(f"Saved as **{job.ref.removeprefix('runs/')}** (★ in the sidebar model list).")
+        use = ModelChoice(ref=job.ref)
+    else:
+        st.warning(
+            f"Could not save this model: {plain(job.save_error)}\n\n"
+            "You can still draw with it in this session: it is the **(not saved)** one in the "
+            "sidebar model list."
+        )
+        use = ModelChoice(job_id=job.job_id)
+    if st.button("Draw with this model", key="use_model", icon=":material/draw:",
+                 help="Selects it in the sidebar and opens the Draw tab.",
+                 on_click=draw_with_model, args=(use,)):
+        st.rerun()  # this button is in a fragment: rerun the app so the sidebar updates
+
+
+def draw_with_model(choice: ModelChoice) -> None:
+    """Select this model (the picker takes it on the full rerun) and open the Draw tab."""
+    st.session_state.pending_model = choice.option
+    st.session_state[TAB_KEY] = tab_label("draw")  # before the tabs are built
+
+
+def charts_ui(job: JobSnapshot) -> None:
+    """Accuracy and loss so far, side by side."""
+    left, right = st.columns(2, gap="large")
+    for column, metric, title, as_percent in (
+        (left, "accuracy", "Accuracy (higher is better)", True),
+        (right, "loss", "Loss (lower is better)", False),
+    ):
+        frame = training_frame(job.batch_points, job.epoch_points, metric)
+        column.vega_lite_chart(frame, metric_chart(frame, title, job.config.epochs,
+                                                   as_percent), width="stretch")
+    st.caption(
+        "Training: running average over the current epoch, updated a few times a second. "
+        "Test set: 10,000 images the model never trains on, checked after every epoch."
+    )
