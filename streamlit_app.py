@@ -12,7 +12,14 @@ import streamlit as st
 
 from ui import draw, evaluate, learn, train
 from ui.parts import loading_slot
-from ui.presets import TAB_KEY, TAB_NAMES, preset_warnings_ui, session_presets, tab_label
+from ui.presets import (
+    TAB_KEY,
+    TAB_NAMES,
+    keep_link_current,
+    preset_warnings_ui,
+    session_presets,
+    tab_label,
+)
 from ui.resources import keep_keras_state_between_runs, tensorflow_warmup
 from ui.session import session_owner
 from ui.sidebar import sidebar_ui
@@ -30,9 +37,9 @@ def main() -> None:
     session, presenter = sidebar_ui(owner, presets)
     if first_run and presets.warnings:
         preset_warnings_ui(presets)
-    # Only the open tab is built (a switch reruns the script), and the address bar keeps
-    # ?tab=; Draw is always built, so a drawing survives a look at another tab.
-    tabs = st.tabs([tab_label(name) for name in TAB_NAMES], key=TAB_KEY, bind="query-params")
+    # Only the open tab is built (a switch reruns the script); Draw is always built, so a
+    # drawing survives a look at another tab.
+    tabs = st.tabs([tab_label(name) for name in TAB_NAMES], key=TAB_KEY, on_change="rerun")
     learn_tab, train_tab, draw_tab, evaluate_tab = tabs
     learn_slot = evaluate_slot = None
     if learn_tab.open:
@@ -55,6 +62,7 @@ def main() -> None:
     if evaluate_slot is not None:
         with evaluate_slot.container():
             evaluate.evaluate_tab(session)
+    keep_link_current(presets)  # last: the settings and tab as this run leaves them
 
 
 if __name__ == "__main__":

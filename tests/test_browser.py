@@ -394,3 +394,28 @@ def test_tab_closed_mid_training_still_saves_and_frees_the_trainer(
         assert page.get_by_text(re.compile(r"Saved as mlp-e1-")).is_visible()
         context.close()
     assert len(list((models / "runs").glob("*.keras"))) == 2
+
+
+def test_the_address_bar_is_a_live_link_of_the_tab_and_settings(browser, server: Server):
+    """A link's clamped settings, then each change of tab or slider, show in the address."""
+    context = browser.new_context(viewport=VIEWPORT)
+    page = context.new_page()
+    page.set_default_timeout(UI_TIMEOUT)
+
+    def address_has(*parts: str) -> None:  # location.search: page.url lags a step behind
+        page.wait_for_function("parts => parts.every(part => location.search.includes(part))",
+                               arg=list(parts))
+
+    try:
+        page.goto(f"{server.url}/?epochs=50&dropout=0.5&tab=train")
+        expect(page.locator(".st-key-train")).to_be_visible()
+        address_has("epochs=20", "dropout=0.5", "tab=train")
+        set_slider(page, "epochs", ["ArrowLeft"])
+        address_has("epochs=19")
+        open_tab(page, "Draw")
+        address_has("tab=draw", "epochs=19")
+        open_tab(page, "Train")
+        expect(page.locator(".st-key-epochs input[type='range']")).to_have_value("19")
+        address_has("tab=train", "epochs=19", "dropout=0.5")
+    finally:
+        context.close()

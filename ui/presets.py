@@ -23,8 +23,8 @@ from ui.resources import model_store
 from ui.session import ModelChoice
 
 TAB_NAMES = ("learn", "train", "draw", "evaluate")  # ?tab=... values, in the order of the tabs
-TAB_KEY = "tab"  # session_state[TAB_KEY]: the open tab's label (bound to ?tab=)
-SETTING_KEYS = ("epochs", "dropout", "batch_size", "learning_rate")  # bound to the URL too
+TAB_KEY = "tab"  # session_state[TAB_KEY]: the open tab's label
+SETTING_KEYS = ("epochs", "dropout", "batch_size", "learning_rate")  # kept in the URL too
 TRUE_WORDS, FALSE_WORDS = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
 
 
@@ -126,7 +126,7 @@ def session_presets() -> tuple[Presets, bool]:
         models = [info.ref for info in model_store().list_models()]
         presets = parse_presets(st.query_params.to_dict(), models)
         st.session_state.presets = presets
-        for key in SETTING_KEYS:  # clamped values, before the bound widgets read the URL
+        for key in SETTING_KEYS:  # the clamped values, before the widgets are built
             st.session_state[key] = getattr(presets, key)
         if presets.tab:
             st.session_state[TAB_KEY] = tab_label(presets.tab)
@@ -144,6 +144,26 @@ def current_settings(presets: Presets) -> TrainConfig:
     """The Train tab's settings as the user has set them (the presets until then)."""
     return TrainConfig(**{key: st.session_state.get(key, getattr(presets, key))
                           for key in SETTING_KEYS})
+
+
+def keep_link_current(presets: Presets) -> None:
+    """Keep the address bar a live link of the open tab and the training settings (those
+    at their defaults left out), and of ?session=."""
+    # Not bind="query-params": it drops a widget's parameter while the widget is not on the
+    # page (the Train tab is built only while open) and writes the tab as its label.
+    settings = current_settings(presets)
+    wanted = {key: f"{getattr(settings, key):g}" for key in SETTING_KEYS
+              if getattr(settings, key) != getattr(DEFAULTS, key)}
+    label = st.session_state.get(TAB_KEY)
+    open_tab = next((name for name in TAB_NAMES if tab_label(name) == label), None)
+    if open_tab:
+        wanted["tab"] = open_tab
+    for key in (*SETTING_KEYS, "tab"):
+        if key not in wanted and key in st.query_params:
+            del st.query_params[key]
+        elif key in wanted and st.query_params.get(key) != wanted[key]:
+            st.query_params[key] = wanted[key]
+
 
 
 def share_link(base: str, settings: TrainConfig, tab: str | None, presenter: bool,

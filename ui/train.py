@@ -27,9 +27,9 @@ if TYPE_CHECKING:
     from mnist_core.jobs import JobSnapshot
 
 POLL_SECONDS = 0.5  # how often the run panel refreshes while a run is going
-# The settings widgets write the address bar (a live link) and keep their values while
-# another tab is open.
-BOUND = {"bind": "query-params", "persist_state": "session"}
+# The settings keep their values while another tab is open; presets.keep_link_current
+# writes them into the address bar.
+BOUND = {"persist_state": "session"}
 
 
 def train_tab(session: Session, presets: Presets, presenter: bool = False) -> None:
