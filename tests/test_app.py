@@ -98,7 +98,8 @@ def test_app_loads_with_defaults_and_blank_hint(app_env: Path) -> None:
     assert at.select_slider(key="batch_size").value == 32
     assert at.button(key="train").disabled is False
     assert keyed(at, "stop") is None  # no run going
-    assert re.fullmatch(r"[0-9a-f]{32}", at.query_params["session"])
+    assert re.fullmatch(r"[0-9a-f]{32}", at.session_state["owner"])
+    assert "session" not in at.query_params  # the address carries no identity
     options = at.selectbox(key="model").options
     expected = "drawing" if (app_env / "drawing.keras").exists() else "quickstart"
     assert at.selectbox(key="model").value == expected and options
@@ -390,7 +391,19 @@ def test_query_parameters_preset_the_controls(app_env: Path) -> None:
     assert at.select_slider(key="batch_size").value == 64  # ...at the link's value
     at.slider(key="epochs").set_value(7).run()  # the link follows the controls
     assert "epochs=7&" in at.get_by_key("share_link").code[0].value
-    assert re.fullmatch(r"[0-9a-f]{32}", at.query_params["session"])  # ?session= still works
+    assert "session" not in at.query_params  # the address bar stays shareable
+
+
+def test_a_session_in_the_url_is_never_adopted(app_env: Path) -> None:
+    """Someone else's ?session=... (an address seen on a projector) gives a new session."""
+    someone = "0123456789abcdef0123456789abcdef"
+    at = AppTest.from_file(str(APP), default_timeout=RUN_TIMEOUT)
+    at.query_params["session"] = someone
+    at.run()
+    assert not at.exception, at.exception
+    assert re.fullmatch(r"[0-9a-f]{32}", at.session_state["owner"])
+    assert at.session_state["owner"] != someone
+    assert "session" not in at.query_params
 
 
 def test_garbage_query_parameters_never_crash(app_env: Path) -> None:
@@ -411,7 +424,7 @@ def test_garbage_query_parameters_never_crash(app_env: Path) -> None:
     assert at.select_slider(key="batch_size").value == 32
     assert at.select_slider(key="learning_rate").value == pytest.approx(0.001)
     assert "<script>" not in warning
-    assert re.fullmatch(r"[0-9a-f]{32}", at.query_params["session"])
+    assert re.fullmatch(r"[0-9a-f]{32}", at.session_state["owner"])
     assert keyed(at, "preset_warnings") is None  # shown once, not on every rerun
 
 

@@ -332,13 +332,25 @@ def test_train_one_run_while_using_the_page(page, server: Server) -> None:
     shot(page, "train-done")
 
 
-def test_refresh_reattaches_and_stop_keeps_the_model(page, server: Server) -> None:
+def test_refresh_reattaches_and_stop_keeps_the_model(page, browser, server: Server) -> None:
     open_tab(page, "Train")
     set_slider(page, "epochs", ["End"])  # 20 epochs: it will be stopped
     button(page, "train").click()
     expect(page.locator("[data-testid='stProgress']")).to_be_visible()
 
-    page.reload()  # same ?session=...: the page finds the run still going
+    # The exact address, opened in another browser (seen on a projector): a new session.
+    other = browser.new_context(viewport=VIEWPORT)
+    try:
+        stranger = other.new_page()
+        stranger.goto(page.evaluate("location.href"))
+        open_tab(stranger, "Train")
+        expect(stranger.get_by_text("No run yet")).to_be_visible()
+        expect(button(stranger, "train")).to_be_enabled()
+        expect(stranger.locator(".st-key-stop")).to_have_count(0)
+    finally:
+        other.close()
+
+    page.reload()  # the session cookie: the page finds the run still going
     open_tab(page, "Train")
     progress = page.locator("[data-testid='stProgress']")
     expect(progress).to_contain_text(re.compile(r"Epoch ([2-9]|1[0-5]) of 20"),

@@ -148,7 +148,7 @@ def current_settings(presets: Presets) -> TrainConfig:
 
 def keep_link_current(presets: Presets) -> None:
     """Keep the address bar a live link of the open tab and the training settings (those
-    at their defaults left out), and of ?session=."""
+    at their defaults left out)."""
     # Not bind="query-params": it drops a widget's parameter while the widget is not on the
     # page (the Train tab is built only while open) and writes the tab as its label.
     settings = current_settings(presets)
@@ -168,7 +168,7 @@ def keep_link_current(presets: Presets) -> None:
 
 def share_link(base: str, settings: TrainConfig, tab: str | None, presenter: bool,
                choice: ModelChoice | None) -> str:
-    """A link that opens the app with these settings (no ?session=: that one is personal)."""
+    """A link that opens the app with these settings (and no identity: sessions are personal)."""
     params: dict[str, Any] = {"epochs": settings.epochs, "dropout": f"{settings.dropout:g}"}
     if settings.batch_size != DEFAULTS.batch_size:
         params["batch_size"] = settings.batch_size

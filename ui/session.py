@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import streamlit as st
@@ -27,6 +28,11 @@ if TYPE_CHECKING:
     from mnist_core.jobs import JobSnapshot
 
 OWNER_PATTERN = re.compile(r"[0-9a-f]{32}")
+OWNER_COOKIE = "mnist_studio_session"
+OWNER_COOKIE_SECONDS = 7 * 24 * 3600  # a workshop week
+session_cookie = st.components.v2.component(
+    "mnist_studio.session_cookie",
+    js=(Path(__file__).resolve().parent / "assets" / "session_cookie.js").read_text())
 MEMORY_PREFIX = "memory:"  # a picker option for a run of this session that could not be saved
 
 
@@ -77,12 +83,18 @@ class Session:
 
 
 def session_owner() -> str:
-    """This browser session's id, kept in ?session=... so a refreshed page finds its runs."""
+    """This browser's session id: from its cookie (so a refresh finds its runs), else new.
+
+    Never from the URL: an address shown on a projector must not hand out a session.
+    """
     if "owner" not in st.session_state:
-        from_url = st.query_params.get("session", "")
-        st.session_state.owner = from_url if OWNER_PATTERN.fullmatch(from_url) else uuid.uuid4().hex
-    if st.query_params.get("session") != st.session_state.owner:
-        st.query_params["session"] = st.session_state.owner
+        from_cookie = st.context.cookies.get(OWNER_COOKIE)
+        valid = isinstance(from_cookie, str) and OWNER_PATTERN.fullmatch(from_cookie)
+        st.session_state.owner = from_cookie if valid else uuid.uuid4().hex
+    if "session" in st.query_params:  # from links of earlier versions: identity stays out
+        del st.query_params["session"]
+    session_cookie(data={"name": OWNER_COOKIE, "owner": st.session_state.owner,
+                         "maxAge": OWNER_COOKIE_SECONDS}, key="session_cookie")
     return st.session_state.owner
 
 
