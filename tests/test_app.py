@@ -168,6 +168,32 @@ def test_train_shows_metrics_saves_and_offers_the_run(app_env: Path) -> None:
     assert not at.error
 
 
+def test_a_finished_run_becomes_the_model_on_any_tab(app_env: Path) -> None:
+    """Train, go to Draw: when the run ends the page takes it up there and says so."""
+    at = new_app("train")
+    at.slider(key="epochs").set_value(1)
+    at.button(key="train").click().run()
+    open_tab(at, "Draw")
+    assert not at.selectbox(key="model").value.startswith("runs/")  # shipped, meanwhile
+    run_until(at, lambda at: at.selectbox(key="model").value.startswith("runs/"))
+    saved = next((app_env / "runs").glob("*.keras")).name.removesuffix(".keras")
+    assert at.selectbox(key="model").value == f"runs/{saved}"
+    assert any("Your run is done" in toast.value and "now use it" in toast.value
+               for toast in at.toast), [toast.value for toast in at.toast]
+    at.run()
+    assert at.selectbox(key="model").value == f"runs/{saved}"  # taken up once, then kept
+
+
+def test_a_model_picked_while_training_is_kept(app_env: Path) -> None:
+    at = new_app("train")
+    at.slider(key="epochs").set_value(1)
+    at.button(key="train").click().run()
+    at.selectbox(key="model").set_value("quickstart").run()  # picked after starting the run
+    run_until(at, lambda at: any("Your run is done" in toast.value for toast in at.toast))
+    assert at.selectbox(key="model").value == "quickstart"
+    assert any("Pick it in the sidebar" in toast.value for toast in at.toast)
+
+
 def epoch_tested(at: AppTest) -> bool:
     """Whether the live panel shows a test accuracy, i.e. an epoch has ended."""
     return any(metric.label == "Test accuracy" and metric.value != "-" for metric in at.metric)

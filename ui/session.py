@@ -33,6 +33,7 @@ OWNER_COOKIE_SECONDS = 7 * 24 * 3600  # a workshop week
 session_cookie = st.components.v2.component(
     "mnist_studio.session_cookie",
     js=(Path(__file__).resolve().parent / "assets" / "session_cookie.js").read_text())
+WATCHED = "watched_job"  # session_state: this session's run, seen queued or training
 MEMORY_PREFIX = "memory:"  # a picker option for a run of this session that could not be saved
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import streamlit as st
 
 from mnist_core.naming import percent
@@ -9,10 +11,10 @@ from mnist_core.store import ModelInfo
 from ui.format import plain
 from ui.presets import TAB_NAMES, Presets, current_settings, share_link
 from ui.resources import model_store, tensorflow_ready, trainer
-from ui.session import ModelChoice, Session, default_model, model_options
+from ui.session import WATCHED, ModelChoice, Session, default_model, model_options
 
 DEFAULT_APP_URL = "http://localhost:8501/"  # for the share link when the browser's is unknown
-STATUS_SECONDS = 5  # how often the trainer's status line refreshes
+STATUS_SECONDS = 3  # how often the trainer's status line (and a run's end) is checked
 
 
 def sidebar_ui(owner: str, presets: Presets) -> tuple[Session, bool]:
@@ -23,7 +25,7 @@ def sidebar_ui(owner: str, presets: Presets) -> tuple[Session, bool]:
         st.caption("TensorFlow's MNIST quickstart, hands-on: train it, then draw digits for it.")
         session = Session(owner, model_picker_ui(Session(owner), presets.model))
         st.divider()
-        server_status_ui()
+        server_status_ui(session)
         presenter = workshop_ui(presets, session.choice)
     return session, presenter
 
@@ -35,6 +37,7 @@ def model_picker_ui(session: Session, preset_model: str | None = None) -> ModelC
         st.session_state.model = st.session_state.pop("pending_model")
     if "model" not in st.session_state and preset_model:  # first run: ?model=... from the link
         st.session_state.model = preset_model
+    adopt_finished_run(session)
     current = st.session_state.get("model")
     options, labels, infos = model_options(
         session, everyone=st.session_state.get("all_runs", False),
@@ -49,6 +52,7 @@ def model_picker_ui(session: Session, preset_model: str | None = None) -> ModelC
         "Model (for Draw, Evaluate and Learn)",
         options,
         key="model",
+        on_change=note_pick,
         format_func=lambda option: labels.get(option, option),
         help="★ = trained in this session. Your finished runs appear here; tick "
         "**Show everyone's runs** to pick a run someone else trained on this server.",
@@ -62,6 +66,33 @@ def model_picker_ui(session: Session, preset_model: str | None = None) -> ModelC
     elif choice.job_id is not None:
         st.caption("Trained in this session but not saved: it is gone when the server stops.")
     return choice
+
+
+def note_pick() -> None:
+    """Remember when the participant last picked a model themselves."""
+    st.session_state.picked_at = time.time()
+
+
+def adopt_finished_run(session: Session) -> None:
+    """This session's run that just ended becomes its model (unless the participant picked
+    another since starting it), announced on whatever tab is open."""
+    jobs = session.jobs()
+    job = jobs[-1] if jobs else None
+    if job is not None and not job.status.done:
+        st.session_state[WATCHED] = job.job_id
+    if job is None or not job.status.done or job.job_id != st.session_state.get(WATCHED):
+        return
+    del st.session_state[WATCHED]
+    if job.test_accuracy is None:  # failed or cancelled: the run panel says why
+        return
+    if st.session_state.get("picked_at", 0.0) > job.submitted:
+        st.toast(f"Your run is done: {percent(job.test_accuracy)} on the test images. "
+                 "Pick it in the sidebar to draw with it.", icon=":material/check_circle:")
+        return
+    choice = ModelChoice(ref=job.ref) if job.ref else ModelChoice(job_id=job.job_id)
+    st.session_state.model = choice.option
+    st.toast(f"Your run is done: {percent(job.test_accuracy)} on the test images. Draw, "
+             "Evaluate and Learn now use it.", icon=":material/check_circle:")
 
 
 def model_summary(info: ModelInfo) -> str:
@@ -79,11 +110,17 @@ def model_summary(info: ModelInfo) -> str:
 
 
 @st.fragment(run_every=STATUS_SECONDS)
-def server_status_ui() -> None:
-    """A line about the shared trainer, refreshed on its own: how many runs train or wait."""
+def server_status_ui(session: Session) -> None:
+    """A line about the shared trainer, refreshed on its own: how many runs train or wait;
+    when this session's run ends, the whole page reruns to take it up, on any tab."""
     if not tensorflow_ready():
         st.caption("TensorFlow is loading in the background...")
         return
+    jobs = session.jobs()
+    if jobs and not jobs[-1].status.done:
+        st.session_state[WATCHED] = jobs[-1].job_id
+    elif jobs and st.session_state.get(WATCHED) == jobs[-1].job_id:
+        st.rerun(scope="app")  # adopt_finished_run takes it up
     running, queued = trainer().active_count()
     st.caption(f"Trainer: {running} training, {queued} waiting." if running or queued
                else "Trainer: idle, ready to train.")

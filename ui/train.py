@@ -21,7 +21,7 @@ from ui.format import format_seconds, percent, plain, plural
 from ui.parts import figures_row_ui
 from ui.presets import TAB_KEY, Presets, tab_label
 from ui.resources import trainer, wait_for_tensorflow
-from ui.session import ModelChoice, Session
+from ui.session import WATCHED, ModelChoice, Session
 
 if TYPE_CHECKING:
     from mnist_core.jobs import JobSnapshot
@@ -91,7 +91,7 @@ def start_training(settings: dict[str, float], session: Session) -> bool:
     except MnistStudioError as e:
         st.error(f"Can't train with these settings: {plain(e)}")
         return False
-    trainer().submit(config, session.owner)
+    st.session_state[WATCHED] = trainer().submit(config, session.owner)
     return True
 
 
