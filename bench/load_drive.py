@@ -57,7 +57,7 @@ class Run:
 
     session: int
     clicked: float = 0.0  # time.time() of the Train click
-    first_status: str = ""  # "Queued, position N" or "started at once"
+    first_status: str = ""  # "Queued: next in line" or "started at once"
     seen_done: bool = False  # the page showed the run's result
     saved_as: str | None = None
     page_says: str = ""
@@ -171,7 +171,7 @@ async def start_training(page, run: Run, epochs: int) -> None:
     run.clicked = time.time()
     await page.locator(".st-key-train button").click(timeout=STEP_TIMEOUT)
     panel = page.get_by_role("tabpanel", name=re.compile("Train"))
-    queued = panel.get_by_text(re.compile(r"Queued, position \d+"))
+    queued = panel.get_by_text(re.compile(r"Queued: (next in line|\d+ runs? ahead)"))
     running = panel.locator("[data-testid='stProgress'], .st-key-test_accuracy")
     await queued.or_(running).first.wait_for(timeout=STEP_TIMEOUT)
     if await queued.count():

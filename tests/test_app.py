@@ -208,7 +208,9 @@ def test_queue_stop_and_cancel(app_env: Path, monkeypatch: pytest.MonkeyPatch) -
     assert first.button(key="train").disabled  # one run at a time per session
 
     second.button(key="train").click().run()
-    assert any("Queued, position 1" in box.value for box in second.info)
+    waiting = [box.value for box in second.info if "Queued" in box.value]
+    assert waiting and "Queued: next in line" in waiting[0], waiting
+    assert re.search(r"starts by itself (soon|in about \d+ s)", waiting[0]), waiting
     second.button(key="stop").click().run()  # cancels the queued run
     run_until(second, lambda at: any("Cancelled" in box.value for box in at.info), timeout=10)
 

@@ -151,12 +151,40 @@ def stop_job(job_id: str) -> None:
 
 
 def queued_ui(job: JobSnapshot) -> None:
-    """A run waiting for the trainer."""
+    """A run waiting for the trainer: how many are ahead, and about how long it waits."""
+    manager = trainer()
+    ahead = (job.queue_position or 1) - 1
+    wait = estimated_wait(job, manager.jobs(), manager.max_jobs)
+    when = "soon" if wait is None else f"in about {format_seconds(wait)}"
+    place = "next in line" if ahead == 0 else f"{plural(ahead, 'run')} ahead of yours"
     st.info(
-        f"### Queued, position {job.queue_position}\n"
-        "Other runs are using the trainer. Yours starts by itself when it is its turn."
+        f"### Queued: {place}\n"
+        f"The server trains a few runs at a time. Yours starts by itself {when}."
     )
     stop_button(job, "Cancel")
+
+
+def estimated_wait(job: JobSnapshot, jobs: list[JobSnapshot], slots: int) -> float | None:
+    """Seconds until a queued job starts: the work left in the runs before it, shared over
+    the trainer's slots, at the pace of the server's finished runs (None before any)."""
+    from mnist_core.jobs import JobStatus  # TensorFlow is loaded: a job exists
+
+    paces = sorted(other.seconds / other.epochs_completed for other in jobs
+                   if other.seconds and other.epochs_completed)
+    running = [other for other in jobs if other.status is JobStatus.RUNNING]
+    if not paces:
+        paces = sorted(other.latest.elapsed / max(other.latest.fraction_done, 1e-6)
+                       / other.config.epochs for other in running
+                       if other.latest and other.latest.fraction_done > 0.05)
+    if not paces:
+        return None
+    per_epoch = paces[len(paces) // 2]
+    work = sum(other.latest.seconds_left if other.latest and other.latest.seconds_left
+               else per_epoch * other.config.epochs for other in running)
+    work += sum(per_epoch * other.config.epochs for other in jobs
+                if other.status is JobStatus.QUEUED
+                and (other.queue_position or 0) < (job.queue_position or 0))
+    return work / max(slots, 1)
 
 
 def progress_ui(job: JobSnapshot) -> None:
