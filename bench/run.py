@@ -91,10 +91,11 @@ def bench_charts(rounds: int) -> None:
     """Target 2: the app's worker publishing progress while a poller reads it, vs headless."""
     import threading
 
+    from mnist_core.config import TrainConfig
     from mnist_core.data import load_mnist
     from mnist_core.jobs import JobManager
     from mnist_core.store import ModelStore
-    from mnist_core.training import TrainConfig, train
+    from mnist_core.training import train
 
     data = load_mnist()
     config = TrainConfig(epochs=2)
@@ -136,7 +137,7 @@ def bench_draw(strokes: int) -> None:
     import numpy as np
 
     from mnist_core.evaluate import predict_proba
-    from mnist_core.model import softmax
+    from mnist_core.numerics import softmax
     from mnist_core.preprocess import canvas_to_mnist
     from mnist_core.store import ModelStore
     from mnist_core.strokes import render_drawn_digits
