@@ -422,6 +422,18 @@ def test_query_parameters_preset_the_controls(app_env: Path) -> None:
     assert "session" not in at.query_params  # the address bar stays shareable
 
 
+def test_the_share_link_opens_as_a_qr_code(app_env: Path,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MNIST_PUBLIC_URL", "http://studio.example:8501/")
+    at = new_app("draw")
+    link = at.get_by_key("share_link").code[0].value
+    assert link.startswith("http://studio.example:8501/?") and "session" not in link
+    at.button(key="share_qr_button").click().run()
+    assert not at.exception, at.exception
+    dialog = at.get_by_key("share_qr")
+    assert dialog is not None and dialog.code[0].value == link
+
+
 def test_a_session_in_the_url_is_never_adopted(app_env: Path) -> None:
     """Someone else's ?session=... (an address seen on a projector) gives a new session."""
     someone = "0123456789abcdef0123456789abcdef"

@@ -94,8 +94,9 @@ def session_owner() -> str:
         st.session_state.owner = from_cookie if valid else uuid.uuid4().hex
     if "session" in st.query_params:  # from links of earlier versions: identity stays out
         del st.query_params["session"]
-    session_cookie(data={"name": OWNER_COOKIE, "owner": st.session_state.owner,
-                         "maxAge": OWNER_COOKIE_SECONDS}, key="session_cookie")
+    with st.sidebar:  # an invisible element: out of the main column's layout
+        session_cookie(data={"name": OWNER_COOKIE, "owner": st.session_state.owner,
+                             "maxAge": OWNER_COOKIE_SECONDS}, key="session_cookie")
     return st.session_state.owner
 
 

@@ -12,6 +12,7 @@ from ui.format import plain
 from ui.presets import TAB_NAMES, Presets, current_settings, share_link
 from ui.resources import model_store, tensorflow_ready, trainer
 from ui.session import WATCHED, ModelChoice, Session, default_model, model_options
+from ui.share import participant_base, qr_dialog
 
 DEFAULT_APP_URL = "http://localhost:8501/"  # for the share link when the browser's is unknown
 STATUS_SECONDS = 3  # how often the trainer's status line (and a run's end) is checked
@@ -139,10 +140,15 @@ def workshop_ui(presets: Presets, choice: ModelChoice | None) -> bool:
             "The link opens", [name.title() for name in TAB_NAMES], key="link_tab",
             default=(presets.tab or "train").title(),
         )
-        link = share_link(st.context.url or DEFAULT_APP_URL, current_settings(presets),
-                          tab.lower() if tab else None, presenter, choice)
+        base, problem = participant_base(st.context.url or DEFAULT_APP_URL)
+        link = share_link(base, current_settings(presets), tab.lower() if tab else None,
+                          presenter, choice)
         with st.container(key="share_link"):
             st.code(link, language=None, wrap_lines=True)
+        if problem:
+            st.warning(problem, icon=":material/wifi_off:")
+        if st.button("Show as QR code", key="share_qr_button", icon=":material/qr_code_2:"):
+            qr_dialog(link)
         st.caption("Copy it with the button in its corner. Everyone who opens it starts with "
                    "these settings and this model, in a session of their own.")
     return presenter
