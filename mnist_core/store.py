@@ -8,11 +8,17 @@ strict pattern, so text typed in a UI can never name a file outside the models f
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import itertools
 import json
+import logging
 import os
 import re
+import stat
 import tempfile
 import threading
+import time
 import zipfile
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -25,11 +31,40 @@ from mnist_core.errors import InvalidNameError, MnistStudioError, ModelLoadError
 from mnist_core.naming import model_label
 from mnist_core.settings import models_dir
 
+log = logging.getLogger(__name__)
+
 MODEL_SUFFIX = ".keras"
 METADATA_SUFFIX = ".json"
 METADATA_FORMAT = 1
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,79}")
-TEMP_PREFIX = ".tmp-"
+TEMP_PREFIX = ".tmp-"  # half-written saves and name reservations: never listed
+RESERVED_SUFFIX = ".reserved"  # runs/.tmp-NAME.reserved holds NAME for a save under way
+LEFTOVER_MAX_AGE = 60  # seconds: older temp files are from killed saves (live ones get writes)
+
+MB = 1 << 20
+# Our models are under 2 MB, their metadata a few kB. Everything is checked against these
+# before it is read, so a bomb is refused at the cost of a stat and the zip's directory.
+MAX_MODEL_BYTES = 50 * MB
+MAX_MODEL_UNPACKED_BYTES = 100 * MB  # sum of the archive's declared member sizes
+MAX_MODEL_MEMBERS = 100  # a .keras file has three
+MAX_COMPRESSION_RATIO = 100  # Keras stores members uncompressed; zip bombs are ~1000-fold
+MAX_CONFIG_BYTES = 1 * MB  # config.json: ~4 kB for the quickstart, ~8 kB for the CNN
+MAX_METADATA_BYTES = 1 * MB
+HASH_CHUNK_BYTES = 1 * MB
+
+# The layer classes of the models MNIST Studio builds (mnist_core.model): a model with any
+# other layer is refused before Keras deserializes anything.
+ALLOWED_LAYERS = frozenset({
+    "Sequential", "Functional", "InputLayer", "Flatten", "Dense", "Dropout", "Reshape",
+    "Conv2D", "MaxPooling2D",
+})
+REFUSAL_REASONS = {
+    "Lambda": "runs Python code, and safe mode refuses to run it",
+    "TFSMLayer": "loads an external TensorFlow SavedModel (code from outside the file)",
+    "StringLookup": "reads text, not images (and may read files outside the model)",
+    "IntegerLookup": "may read vocabulary files outside the model",
+    "TextVectorization": "reads text, not images (and may read files outside the model)",
+}
 
 
 @dataclass
@@ -98,7 +133,8 @@ class ModelInfo:
     path: Path
     shipped: bool
     metadata: ModelMetadata | None
-    problem: str | None = None  # why the metadata could not be read, if it could not
+    problem: str | None = None  # why the entry can't be used or its metadata read
+    usable: bool = True  # False: not a model file we would load (a link outside, a folder)
 
     @property
     def label(self) -> str:
@@ -130,6 +166,30 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
+def _remove_quietly(path: Path | str) -> None:
+    """Delete a file if it is there; never raises (a clean-up must not hide the real error)."""
+    with contextlib.suppress(OSError):
+        os.unlink(path)
+
+
+def _megabytes(size: float) -> str:
+    return f"{size / MB:.1f} MB"
+
+
+def file_sha256(path: Path | str) -> str:
+    """sha256 hex digest of a file, read a chunk at a time (never the whole file at once)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(HASH_CHUNK_BYTES):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+# Names this process has reserved (their placeholder files), so that save() releases them.
+_reserved: set[Path] = set()
+_reserved_lock = threading.Lock()
+
+
 class ModelStore:
     """The models folder: shipped models at the top, user runs in runs/."""
 
@@ -153,65 +213,190 @@ class ModelStore:
         return path
 
     def list_models(self) -> list[ModelInfo]:
-        """Shipped models (by name), then runs (newest first); temp files are skipped."""
-        shipped = sorted(self._scan(self.root, shipped=True), key=lambda info: info.ref)
-        runs = sorted(
-            self._scan(self.runs_dir, shipped=False),
-            key=lambda info: info.path.stat().st_mtime if info.path.exists() else 0,
-            reverse=True,
-        )
-        return shipped + runs
+        """Shipped models (by name), then runs (newest first); temp files are skipped. Never
+        raises for a bad entry: it is listed with `problem` saying why it can't be used."""
+        shipped = sorted(self._scan(self.root, shipped=True), key=lambda found: found[1].ref)
+        runs = sorted(self._scan(self.runs_dir, shipped=False), key=lambda found: found[0],
+                      reverse=True)
+        return [info for _, info in shipped + runs]
 
-    def _scan(self, folder: Path, shipped: bool) -> list[ModelInfo]:
-        if not folder.is_dir():
+    def _scan(self, folder: Path, shipped: bool) -> list[tuple[float, ModelInfo]]:
+        """(modification time, info) of each model-named entry in `folder`."""
+        try:
+            paths = sorted(folder.glob(f"*{MODEL_SUFFIX}")) if folder.is_dir() else []
+        except OSError as e:
+            log.warning("can't list %s: %s", folder, e)
             return []
         found = []
-        for path in folder.glob(f"*{MODEL_SUFFIX}"):
+        for path in paths:
             name = path.name[: -len(MODEL_SUFFIX)]
             if not NAME_PATTERN.fullmatch(name) or ".." in name:
                 continue  # temp files (".tmp-...") and names we would refuse to load
             ref = name if shipped else f"{RUNS_SUBDIR}/{name}"
-            metadata, problem = None, None
             try:
-                metadata = self.read_metadata(ref)
-            except ModelLoadError as e:
-                problem = str(e)
-            found.append(ModelInfo(ref, path, shipped, metadata, problem))
+                found.append(self._entry(ref, path, shipped))
+            except Exception as e:  # the last resort: one entry never breaks the listing
+                log.warning("models folder entry %s: %s", path, e, exc_info=True)
+                found.append((0.0, ModelInfo(ref, path, shipped, None,
+                                             f"{ref}: {type(e).__name__}: {e}", usable=False)))
         return found
 
+    def _entry(self, ref: str, path: Path, shipped: bool) -> tuple[float, ModelInfo]:
+        try:
+            mtime = path.lstat().st_mtime
+        except OSError as e:
+            return 0.0, ModelInfo(ref, path, shipped, None, f"{ref}: can't read it ({e})",
+                                  usable=False)
+        unusable = self._unusable(ref)
+        if unusable is not None:
+            return mtime, ModelInfo(ref, path, shipped, None, unusable, usable=False)
+        try:
+            return mtime, ModelInfo(ref, path, shipped, self.read_metadata(ref))
+        except ModelLoadError as e:
+            return mtime, ModelInfo(ref, path, shipped, None, str(e))
+
+    def _unusable(self, ref: str) -> str | None:
+        """Why the entry for `ref` is not a model file we would load, or None."""
+        try:
+            target = self.resolve(ref)
+        except InvalidNameError:
+            return f"{ref}: not used: it is a link to a file outside the models folder"
+        try:
+            mode = target.stat().st_mode
+        except OSError as e:
+            return f"{ref}: can't read it ({e})"
+        if not stat.S_ISREG(mode):
+            return f"{ref}: not used: not a regular file"
+        return None
+
     def read_metadata(self, ref: str) -> ModelMetadata:
-        """Read the JSON metadata saved beside a model."""
+        """Read the JSON metadata saved beside a model (at most MAX_METADATA_BYTES of it)."""
         path = self.resolve(ref).with_suffix(METADATA_SUFFIX)
         try:
-            return ModelMetadata.from_dict(json.loads(path.read_text(encoding="utf-8")))
+            # No symlinks followed, and O_NONBLOCK so that a FIFO in its place can't hang us.
+            fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | os.O_NONBLOCK)
         except FileNotFoundError as e:
             raise ModelLoadError(f"{ref}: no metadata file ({path.name})") from e
-        except (OSError, ValueError, TypeError, AttributeError) as e:
+        except OSError as e:
+            if path.is_symlink():
+                raise ModelLoadError(
+                    f"{ref}: its metadata file {path.name} is a symbolic link (not followed)"
+                ) from e
+            raise ModelLoadError(f"{ref}: unreadable metadata ({e})") from e
+        try:
+            with os.fdopen(fd, "rb") as handle:
+                status = os.fstat(handle.fileno())
+                if not stat.S_ISREG(status.st_mode):
+                    raise ModelLoadError(f"{ref}: its metadata {path.name} is not a regular file")
+                if status.st_size > MAX_METADATA_BYTES:
+                    raise ModelLoadError(
+                        f"{ref}: its metadata file is too large ({_megabytes(status.st_size)}; "
+                        f"the limit is {_megabytes(MAX_METADATA_BYTES)})")
+                raw = handle.read(MAX_METADATA_BYTES + 1)
+        except OSError as e:
+            raise ModelLoadError(f"{ref}: unreadable metadata ({e})") from e
+        if len(raw) > MAX_METADATA_BYTES:  # it grew since the fstat
+            raise ModelLoadError(f"{ref}: its metadata file is too large")
+        try:
+            return ModelMetadata.from_dict(json.loads(raw.decode("utf-8")))
+        except Exception as e:  # anything a hand-edited file can provoke (deep nesting, huge ints)
             raise ModelLoadError(f"{ref}: unreadable metadata ({e})") from e
 
     def load(self, ref: str):  # -> keras.Model (Keras is imported lazily)
         """Load a model with Keras safe_mode=True and check it maps (N, 28, 28) to (N, 10)."""
         path = self.resolve(ref)
-        if not path.is_file():
-            raise ModelLoadError(f"{ref}: no such model")
+        try:
+            mode = path.stat().st_mode
+        except FileNotFoundError as e:
+            raise ModelLoadError(f"{ref}: no such model") from e
+        except OSError as e:
+            raise ModelLoadError(f"{ref}: can't read it ({e})") from e
+        if not stat.S_ISREG(mode):
+            raise ModelLoadError(f"{ref}: not a regular file")
         return load_model_file(path, label=ref)
 
     def save(self, model, metadata: ModelMetadata, ref: str) -> ModelInfo:
-        """Save model + metadata under a ref, atomically."""
+        """Save model + metadata under a ref, atomically; a name reserved by new_run_ref is
+        released afterwards, saved or not."""
         path = self.resolve(ref)
         metadata.name = ref
-        save_model_file(model, metadata, path)
+        try:
+            save_model_file(model, metadata, path)
+        finally:
+            self.release_run_ref(ref)
         return ModelInfo(ref, path, path.parent == self.root.resolve(), metadata)
 
     def new_run_ref(self, stem: str) -> str:
-        """A fresh, unused run ref "runs/<stem>-<timestamp>"."""
+        """A fresh run ref "runs/<stem>-<timestamp>[-N]", reserved for this process: no other
+        thread or process gets it until save() (or release_run_ref) releases it."""
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
         base = check_name(f"{stem}-{stamp}")
-        ref, counter = f"{RUNS_SUBDIR}/{base}", 1
-        while self.resolve(ref).exists():
-            counter += 1
-            ref = f"{RUNS_SUBDIR}/{base}-{counter}"
-        return ref
+        try:
+            self.runs_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise ModelSaveError(f"could not save the model to {self.runs_dir}: {e}") from e
+        for counter in itertools.count(1):
+            ref = f"{RUNS_SUBDIR}/{base}" if counter == 1 else f"{RUNS_SUBDIR}/{base}-{counter}"
+            path = self.resolve(ref)
+            if os.path.lexists(path):
+                continue
+            reservation = _reservation_path(path)
+            try:  # O_EXCL: of all threads and processes trying this name, one succeeds
+                os.close(os.open(reservation, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
+            except FileExistsError:
+                continue
+            except OSError as e:
+                raise ModelSaveError(f"could not save the model to {self.runs_dir}: {e}") from e
+            if os.path.lexists(path):  # saved (and released) by an earlier holder meanwhile
+                _remove_quietly(reservation)
+                continue
+            with _reserved_lock:
+                _reserved.add(reservation)
+            return ref
+        raise AssertionError("itertools.count() never ends")
+
+    def release_run_ref(self, ref: str) -> None:
+        """Give back a name reserved by new_run_ref in this process (no-op otherwise)."""
+        try:
+            reservation = _reservation_path(self.resolve(ref))
+        except InvalidNameError:
+            return
+        with _reserved_lock:
+            if reservation not in _reserved:
+                return
+            _reserved.discard(reservation)
+        _remove_quietly(reservation)
+
+    def clean_leftovers(self, max_age: float = LEFTOVER_MAX_AGE) -> int:
+        """Delete temp files (".tmp-*") older than `max_age` seconds, left by killed saves;
+        returns how many. Younger ones may belong to a save under way in another process.
+        Never raises (a read-only folder simply keeps them)."""
+        cutoff = time.time() - max_age
+        removed = 0
+        for folder in (self.root, self.runs_dir):
+            try:
+                entries = list(os.scandir(folder))
+            except OSError:
+                continue
+            for entry in entries:
+                if not entry.name.startswith(TEMP_PREFIX):
+                    continue
+                try:
+                    status = entry.stat(follow_symlinks=False)
+                    if not stat.S_ISREG(status.st_mode) or status.st_mtime > cutoff:
+                        continue
+                    os.unlink(entry.path)
+                    removed += 1
+                except OSError:
+                    continue
+        if removed:
+            log.info("removed %d leftover temp file(s) from %s", removed, self.root)
+        return removed
+
+
+def _reservation_path(model_path: Path) -> Path:
+    """The placeholder that reserves a run name: runs/.tmp-NAME.reserved."""
+    return model_path.with_name(f"{TEMP_PREFIX}{model_path.stem}{RESERVED_SUFFIX}")
 
 
 def save_model_file(model, metadata: ModelMetadata, path: Path | str) -> None:
@@ -241,28 +426,28 @@ def save_model_file(model, metadata: ModelMetadata, path: Path | str) -> None:
         os.replace(meta_tmp, path.with_suffix(METADATA_SUFFIX))
         os.replace(model_tmp, path)
         _fsync_dir(path.parent)
-    except OSError as e:
+    except Exception as e:  # Keras may raise more than OSError; none may wedge a trainer
         for leftover in (model_tmp, meta_tmp):
             if leftover is not None:
-                leftover.unlink(missing_ok=True)
-        raise ModelSaveError(f"could not save the model to {path.parent}: {e}") from e
+                _remove_quietly(leftover)
+        reason = str(e) if isinstance(e, OSError) else f"{type(e).__name__}: {e}"
+        raise ModelSaveError(f"could not save the model to {path.parent}: {reason}") from e
 
 
 def load_model_file(path: Path | str, label: str | None = None):  # -> keras.Model
-    """Load any .keras file with safe_mode=True; every failure becomes ModelLoadError."""
-    from mnist_core.tf_setup import keras  # deferred: importing Keras takes seconds
+    """Load any .keras file with safe_mode=True; every failure becomes ModelLoadError.
 
+    Its size, its zip directory and its config.json's layer classes are checked first, so
+    a bomb or a model carrying code is refused before Keras reads anything of it."""
     label = label or str(path)
     path = Path(path)
-    if not zipfile.is_zipfile(path):
-        raise ModelLoadError(f"{label}: not a Keras model file (corrupt, empty or foreign)")
+    check_model_archive(path, label)
+    from mnist_core.tf_setup import keras  # deferred: importing Keras takes seconds
+
     try:
         model = keras.models.load_model(path, safe_mode=True, compile=False)
     except Exception as e:
-        reason = str(e).splitlines()[0] if str(e) else type(e).__name__
-        if "safe_mode" in str(e) or "lambda" in str(e).lower():
-            reason = "it contains code (a Lambda layer) and safe mode refuses to run it"
-        raise ModelLoadError(f"{label}: can't load this model: {reason}") from e
+        raise ModelLoadError(f"{label}: can't load this model: {_keras_refusal(e)}") from e
     input_shape = tuple(getattr(model, "input_shape", ()) or ())
     output_shape = tuple(getattr(model, "output_shape", ()) or ())
     if input_shape[1:] != IMAGE_SHAPE or output_shape[1:] != (NUM_CLASSES,):
@@ -271,3 +456,103 @@ def load_model_file(path: Path | str, label: str | None = None):  # -> keras.Mod
             f"expected (None, 28, 28) -> (None, 10))"
         )
     return model
+
+
+def check_model_archive(path: Path, label: str) -> None:
+    """Refuse a .keras file from its size, zip directory and config.json (ModelLoadError)."""
+    try:
+        status = path.stat()
+    except FileNotFoundError as e:
+        raise ModelLoadError(f"{label}: no such file") from e
+    except OSError as e:
+        raise ModelLoadError(f"{label}: can't read it ({e})") from e
+    if not stat.S_ISREG(status.st_mode):
+        raise ModelLoadError(f"{label}: not a regular file")
+    if status.st_size > MAX_MODEL_BYTES:
+        raise ModelLoadError(
+            f"{label}: the file is {_megabytes(status.st_size)}; the limit is "
+            f"{MAX_MODEL_BYTES // MB} MB (MNIST models are under 2 MB)")
+    not_keras = f"{label}: not a Keras model file (corrupt, empty or foreign)"
+    try:
+        archive = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as e:
+        raise ModelLoadError(not_keras) from e
+    with archive:
+        members = archive.infolist()
+        if len(members) > MAX_MODEL_MEMBERS:
+            raise ModelLoadError(f"{label}: not a Keras model file ({len(members)} files in "
+                                 f"it; a model has three)")
+        unpacked = sum(member.file_size for member in members)
+        if unpacked > MAX_MODEL_UNPACKED_BYTES:
+            raise ModelLoadError(
+                f"{label}: can't load this model: it unpacks to {_megabytes(unpacked)}; the "
+                f"limit is {MAX_MODEL_UNPACKED_BYTES // MB} MB (a zip bomb?)")
+        packed = sum(member.compress_size for member in members)
+        if unpacked > MB and unpacked > MAX_COMPRESSION_RATIO * max(packed, 1):
+            raise ModelLoadError(
+                f"{label}: can't load this model: it is compressed "
+                f"{unpacked // max(packed, 1)}-fold (a zip bomb?)")
+        try:
+            config_member = archive.getinfo("config.json")
+        except KeyError as e:
+            raise ModelLoadError(f"{label}: not a Keras model file (it has no config.json)"
+                                 ) from e
+        if config_member.file_size > MAX_CONFIG_BYTES:
+            raise ModelLoadError(
+                f"{label}: can't load this model: its config.json is "
+                f"{_megabytes(config_member.file_size)}; the limit is "
+                f"{MAX_CONFIG_BYTES // MB} MB")
+        try:
+            config = json.loads(archive.read(config_member).decode("utf-8"))
+        except Exception as e:  # truncated, not JSON, nested too deep, ...
+            raise ModelLoadError(f"{label}: can't load this model: unreadable config.json "
+                                 f"({e})") from e
+    refused = _refused_part(config)
+    if refused is not None:
+        raise ModelLoadError(f"{label}: can't load this model: {refused}")
+
+
+def _refused_part(config: Any) -> str | None:
+    """Why a model's config.json is refused before Keras sees it, or None if it is fine."""
+    if not isinstance(config, dict):
+        return "its config.json does not describe a model"
+    layers: list[Any] = [config]  # the model itself, then every entry of a "layers" list
+    lambdas, modules = False, []
+    stack: list[Any] = [config]
+    while stack:  # iterative: a deeply nested config can't exhaust the stack
+        node = stack.pop()
+        if isinstance(node, list):
+            stack.extend(node)
+            continue
+        if not isinstance(node, dict):
+            continue
+        if "class_name" in node:
+            lambdas = lambdas or node["class_name"] == "__lambda__"
+            module = node.get("module")
+            if isinstance(module, str) and module.split(".")[0] != "keras":
+                modules.append(module)
+        for key, value in node.items():
+            if key == "layers" and isinstance(value, list):
+                layers.extend(value)
+            stack.append(value)
+    for layer in layers:
+        name = layer.get("class_name") if isinstance(layer, dict) else None
+        if name not in ALLOWED_LAYERS:
+            why = REFUSAL_REASONS.get(str(name), "MNIST Studio does not load (it loads only "
+                                      f"{', '.join(sorted(ALLOWED_LAYERS))})")
+            return f"it contains a {name} layer, which {why}"
+    if lambdas:
+        return "it contains Python code (a lambda), which safe mode refuses to run"
+    if modules:
+        named = next((module for module in modules if module != "builtins"), modules[0])
+        return f"it refers to code outside Keras (module {named!r})"
+    return None
+
+
+def _keras_refusal(error: Exception) -> str:
+    """A one-line reason from Keras' error, naming the class safe mode refused if it did."""
+    text = str(error)
+    refused = re.search(r"deserialization of an? `(\w+)`", text)
+    if refused:
+        return f"it contains a {refused[1]} layer, which safe mode refuses to load"
+    return text.splitlines()[0] if text else type(error).__name__
