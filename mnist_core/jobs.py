@@ -2,7 +2,9 @@
 
 A UI submits a TrainConfig and polls snapshots; workers never touch the UI. Every
 finished (or stopped) run is saved through the ModelStore, so closing the page or
-refreshing it loses nothing.
+refreshing it loses nothing. A saved run keeps only its figures in memory (its model is
+loaded back from disk by `JobManager.model` when asked); a run that could not be saved
+keeps its model, the newest MAX_UNSAVED_MODELS of them.
 """
 
 from __future__ import annotations
@@ -28,7 +30,10 @@ from mnist_core.training import ProgressEvent, TrainResult, train
 log = logging.getLogger(__name__)
 
 MAX_BATCH_POINTS = 5000  # per job, for the live chart
-MAX_KEPT_JOBS = 500  # finished jobs kept in memory (with their models)
+MAX_KEPT_JOBS = 500  # finished jobs kept in memory (their figures, not their models)
+# Models of runs that could not be saved (a full or read-only disk), kept so their owners
+# can still draw with them: ~14 MB each, so only the newest few.
+MAX_UNSAVED_MODELS = 20
 
 
 class JobStatus(enum.StrEnum):
@@ -87,7 +92,9 @@ class JobSnapshot:
     seconds: float | None
     error: str | None  # why training failed
     save_error: str | None  # why a finished model could not be saved
-    model: Any = None  # the trained keras.Model, usable even when saving failed
+    # The trained keras.Model of a run that could not be saved (while it is kept); None for
+    # a saved run: JobManager.model(job_id) loads that one from its file.
+    model: Any = None
 
 
 @dataclass
@@ -101,7 +108,11 @@ class _Job:
     latest: ProgressEvent | None = None
     batch_points: list[BatchPoint] = field(default_factory=list)
     epoch_points: list[EpochPoint] = field(default_factory=list)
-    result: TrainResult | None = None
+    test_loss: float | None = None
+    test_accuracy: float | None = None
+    epochs_completed: int | None = None
+    seconds: float | None = None
+    model: Any = None  # only for a run that could not be saved
     ref: str | None = None
     error: str | None = None
     save_error: str | None = None
@@ -126,6 +137,7 @@ class JobManager:
         self._running = 0
         self._lock = threading.Condition()
         self._ids = itertools.count(1)
+        store.clean_leftovers()  # temp files of saves killed before this server started
 
     def submit(self, config: TrainConfig, owner: str = "") -> str:
         """Queue a training run; returns its job id at once."""
@@ -177,8 +189,18 @@ class JobManager:
                 self._lock.wait(remaining)
             return self._snapshot(self._jobs[job_id])
 
+    def model(self, job_id: str) -> Any:
+        """The job's trained keras.Model: the one kept in memory (an unsaved run), else
+        loaded from its saved file (ModelLoadError if that fails); None when there is none
+        (failed, cancelled, still training, or unsaved and no longer kept)."""
+        with self._lock:
+            job = self._jobs[job_id]
+            model, ref = job.model, job.ref
+        if model is not None or ref is None:
+            return model
+        return self.store.load(ref)
+
     def _snapshot(self, job: _Job) -> JobSnapshot:
-        result = job.result
         position = None
         if job.status is JobStatus.QUEUED:
             position = self._waiting.index(job.job_id) + 1
@@ -193,13 +215,13 @@ class JobManager:
             batch_points=tuple(job.batch_points),
             epoch_points=tuple(job.epoch_points),
             ref=job.ref,
-            test_loss=result.test_loss if result else None,
-            test_accuracy=result.test_accuracy if result else None,
-            epochs_completed=result.epochs_completed if result else None,
-            seconds=result.seconds if result else None,
+            test_loss=job.test_loss,
+            test_accuracy=job.test_accuracy,
+            epochs_completed=job.epochs_completed,
+            seconds=job.seconds,
             error=job.error,
             save_error=job.save_error,
-            model=result.model if result else None,
+            model=job.model,
         )
 
     def _forget_old_jobs(self) -> None:
@@ -209,33 +231,80 @@ class JobManager:
 
     def _run(self, job_id: str) -> None:
         job = self._jobs[job_id]
+        try:
+            # Before taking a slot: a slow or failing data source holds no one else up.
+            data = self._data_loader()
+        except BaseException as e:  # even SystemExit: this thread's only job is this run
+            self._fail_queued(job, e)
+            return
+        if not self._start(job):
+            return  # cancelled while waiting
+        status, error = JobStatus.FAILED, "training ended unexpectedly"
+        try:
+            status, error = self._train_and_save(job, data), None
+        except (MnistStudioError, ValueError) as e:
+            error = str(e)
+        except BaseException as e:  # even SystemExit: it would only end this thread
+            log.exception("training job %s failed", job_id)
+            error = f"{type(e).__name__}: {e}"
+        finally:
+            # Whatever happened, the job ends and its slot is freed: never a wedged queue.
+            self._finish(job, status, error)
+
+    def _start(self, job: _Job) -> bool:
+        """Wait for the job's turn and a free slot, then take it; False if cancelled."""
         with self._lock:
             # FIFO: start only when first in line and a slot is free.
             while job.status is JobStatus.QUEUED and not (
-                self._waiting[0] == job_id and self._running < self.max_jobs
+                self._waiting[0] == job.job_id and self._running < self.max_jobs
             ):
                 self._lock.wait()
             if job.status is not JobStatus.QUEUED:
-                return  # cancelled while waiting
+                return False
             self._waiting.popleft()
             self._running += 1
             job.status = JobStatus.RUNNING
             self._lock.notify_all()
+            return True
+
+    def _train_and_save(self, job: _Job, data: MnistData) -> JobStatus:
+        """Train, then save; a failed save is reported on the job, which keeps its model."""
+        result = train(job.config, data, self._progress(job), job.stop)
+        ref, save_error = None, None
         try:
-            result = train(job.config, self._data_loader(), self._progress(job), job.stop)
-        except (MnistStudioError, ValueError) as e:
-            self._finish(job, JobStatus.FAILED, error=str(e))
-            return
-        except Exception as e:
-            log.exception("training job %s failed", job_id)
-            self._finish(job, JobStatus.FAILED, error=f"{type(e).__name__}: {e}")
-            return
-        job.result = result
-        try:
-            job.ref = save_result(self.store, result, owner=job.owner)
+            ref = save_result(self.store, result, owner=job.owner)
         except MnistStudioError as e:
-            job.save_error = str(e)
-        self._finish(job, JobStatus.STOPPED if result.stopped else JobStatus.FINISHED)
+            save_error = str(e)
+        except Exception as e:
+            log.exception("saving job %s failed", job.job_id)
+            save_error = f"{type(e).__name__}: {e}"
+        with self._lock:
+            job.test_loss, job.test_accuracy = result.test_loss, result.test_accuracy
+            job.epochs_completed, job.seconds = result.epochs_completed, result.seconds
+            job.ref, job.save_error = ref, save_error
+            if ref is None:  # not on disk: the model in memory is the only copy
+                job.model = result.model
+                self._forget_old_models()
+        return JobStatus.STOPPED if result.stopped else JobStatus.FINISHED
+
+    def _forget_old_models(self) -> None:
+        held = [job for job in self._jobs.values() if job.model is not None]
+        for job in held[: max(0, len(held) - MAX_UNSAVED_MODELS)]:
+            job.model = None
+
+    def _fail_queued(self, job: _Job, error: BaseException) -> None:
+        """End a job that never got to train (its data could not be loaded)."""
+        if isinstance(error, (MnistStudioError, ValueError)):
+            message = str(error)
+        else:
+            log.error("loading data for job %s failed", job.job_id, exc_info=error)
+            message = f"{type(error).__name__}: {error}"
+        with self._lock:
+            if job.status is JobStatus.QUEUED:  # not cancelled meanwhile
+                self._waiting.remove(job.job_id)
+                job.status = JobStatus.FAILED
+                job.error = message
+                self._lock.notify_all()
 
     def _finish(self, job: _Job, status: JobStatus, error: str | None = None) -> None:
         with self._lock:
@@ -289,6 +358,7 @@ def save_result(
     store: ModelStore, result: TrainResult, ref: str | None = None, owner: str = ""
 ) -> str:
     """Save a finished run (to a fresh runs/ ref unless one is given); returns the ref."""
-    ref = ref or store.new_run_ref(run_stem(result.config))
-    store.save(result.model, metadata_for(result, owner=owner), ref)
+    metadata = metadata_for(result, owner=owner)
+    ref = ref or store.new_run_ref(run_stem(result.config))  # reserved until saved
+    store.save(result.model, metadata, ref)  # releases the reservation, saved or not
     return ref

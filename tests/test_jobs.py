@@ -29,7 +29,8 @@ def test_job_runs_reports_and_saves(manager):
     assert done.status is JobStatus.FINISHED
     assert done.epoch_points and done.epoch_points[-1].val_accuracy == done.test_accuracy
     assert done.batch_points and done.latest.fraction_done == 1.0
-    assert done.ref.startswith("runs/") and done.model is not None
+    assert done.ref.startswith("runs/")
+    assert done.model is None and manager.model(job_id) is not None  # saved: read back
     metadata = manager.store.read_metadata(done.ref)
     assert metadata.test_accuracy == pytest.approx(done.test_accuracy)
     assert metadata.owner == "alice"  # so a restarted server still knows whose run it is
