@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from mnist_core.config import ARCHITECTURES, DEFAULTS, LIMITS, Limit
 from mnist_core.constants import RUNS_SUBDIR
-from mnist_core.errors import ConfigError, MnistStudioError
+from mnist_core.errors import ConfigError, ImageError, MnistStudioError
 
 PROG = "python -m mnist_core"
 
@@ -120,9 +121,7 @@ def _cmd_train(args: argparse.Namespace) -> None:
         augment=args.augment, seed=args.seed, train_limit=args.limit,
     )
     store = ModelStore()
-    ref = None
-    if args.out is None:
-        ref = f"{RUNS_SUBDIR}/{args.name}" if args.name else store.new_run_ref(run_stem(config))
+    store.clean_leftovers()  # temp files of saves killed earlier (older than a minute)
     data = load_mnist(args.data)
     print(f"Training {config.arch} for {config.epochs} epochs (dropout {config.dropout}, "
           f"batch {config.batch_size}) on {min(len(data.x_train), args.limit or 10**9)} images")
@@ -142,7 +141,9 @@ def _cmd_train(args: argparse.Namespace) -> None:
         save_model_file(result.model, metadata, args.out)
         print(f"Saved {args.out}")
     else:
-        info = store.save(result.model, metadata, ref)
+        # A fresh name is reserved only now, so a long run holds no name it may never use.
+        ref = f"{RUNS_SUBDIR}/{args.name}" if args.name else store.new_run_ref(run_stem(config))
+        info = store.save(result.model, metadata, ref)  # releases the reservation
         print(f"Saved {info.path}")
 
 
@@ -163,19 +164,37 @@ def _cmd_evaluate(args: argparse.Namespace) -> None:
         print(f"{digit:>4} " + " ".join(f"{count:>5}" for count in row))
 
 
-def _cmd_predict(args: argparse.Namespace) -> None:
+def _open_digit(path: Path):  # -> (28, 28) float32 array or None
+    """Read one image file as an MNIST digit; MnistStudioError if it can't be used."""
+    import warnings
+
     from PIL import Image, UnidentifiedImageError
 
+    from mnist_core.preprocess import MAX_IMAGE_PIXELS, image_to_mnist
+
+    try:
+        with warnings.catch_warnings():
+            # Pillow warns from 89 MP on; image_to_mnist refuses from MAX_IMAGE_PIXELS.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                return image_to_mnist(image)
+    except Image.DecompressionBombError as e:
+        pixels = re.search(r"\((\d+) pixels\)", str(e))
+        size = f"{int(pixels[1]) / 1e6:.0f} megapixels; " if pixels else ""
+        raise MnistStudioError(f"{path}: too large ({size}the limit is "
+                               f"{MAX_IMAGE_PIXELS // 1_000_000} megapixels)") from e
+    except ImageError as e:
+        raise MnistStudioError(f"{path}: {e}") from e
+    except (OSError, UnidentifiedImageError) as e:
+        raise MnistStudioError(f"{path}: not a readable image ({e})") from e
+
+
+def _cmd_predict(args: argparse.Namespace) -> None:
     from mnist_core.evaluate import predict_proba
-    from mnist_core.preprocess import image_to_mnist
 
     model = _load(args.model)
     for path in args.images:
-        try:
-            with Image.open(path) as image:
-                digit_image = image_to_mnist(image)
-        except (OSError, UnidentifiedImageError) as e:
-            raise MnistStudioError(f"{path}: not a readable image ({e})") from e
+        digit_image = _open_digit(path)
         if digit_image is None:
             print(f"{path}: no digit found (blank image)")
             continue
@@ -192,7 +211,9 @@ def _cmd_list(args: argparse.Namespace) -> None:
         print("No models yet.")
     for info in models:
         line = info.label if info.shipped else f"{info.ref}  {info.label}"
-        if info.problem:
+        if not info.usable:
+            line += f"  (can't use it: {info.problem})"
+        elif info.problem:
             line += f"  (can't read metadata: {info.problem})"
         print(line)
 

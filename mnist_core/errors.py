@@ -25,3 +25,7 @@ class ModelSaveError(MnistStudioError):
 
 class InvalidNameError(MnistStudioError, ValueError):
     """A model name is empty, too long or would escape the models folder."""
+
+
+class ImageError(MnistStudioError, ValueError):
+    """An image of a digit is unreadable or too large to decode safely."""

@@ -6,7 +6,7 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from mnist_core.constants import DIGIT_BOX, IMAGE_SHAPE, IMAGE_SIZE
-from mnist_core.errors import ConfigError
+from mnist_core.errors import ConfigError, ImageError
 
 INK_THRESHOLD = 0.2  # a pixel at least this bright counts as ink for the bounding box
 FULL_FRACTION = 0.9  # ink over more than this share of the image: a filled canvas, no digit
@@ -16,6 +16,9 @@ SPECK_FILL = 0.5  # ...filling more than half of its bounding square is a dot, n
 # MNIST's centre of mass sits at pixel (14.0, 14.0) (mean over the training set, std 0.3).
 MNIST_CENTER = IMAGE_SIZE / 2
 MAX_IMAGE_SIDE = 560  # photos are shrunk to this before anything else: keeps it fast
+# Larger images are refused from their header, before decoding: a 64 MP photo decodes to
+# ~200 MB; Pillow itself only warns below 179 MP and refuses above.
+MAX_IMAGE_PIXELS = 64_000_000
 MIN_CONTRAST = 0.1  # darkest ink must differ from the paper by this much (of full scale)
 PAPER_NOISE_SIGMAS = 4.0  # ink must stand this many noise std above the paper's level
 # Stroke widths (px, by `stroke_width` on the fitted digit) that are left alone: MNIST's
@@ -185,8 +188,19 @@ def image_to_mnist(image: Image.Image | np.ndarray) -> np.ndarray | None:
     return normalize_digit(ink)
 
 
+def check_image_size(image: Image.Image) -> None:
+    """Raise ImageError if the image has more than MAX_IMAGE_PIXELS (known before decoding)."""
+    width, height = image.size
+    if width * height > MAX_IMAGE_PIXELS:
+        raise ImageError(
+            f"too large: {width} x {height} pixels ({width * height / 1e6:.0f} megapixels; "
+            f"the limit is {MAX_IMAGE_PIXELS // 1_000_000} megapixels)")
+
+
 def _image_ink(image: Image.Image | np.ndarray) -> np.ndarray | None:
     """Levelled ink (H, W) float32 in [0, 1] of any image, or None if it is flat."""
+    if isinstance(image, Image.Image):
+        check_image_size(image)  # a lazily opened file is not decoded yet
     if isinstance(image, np.ndarray):
         if image.dtype != np.uint8:
             arr = np.asarray(image, dtype=np.float64)

@@ -115,3 +115,65 @@ def test_predict_images(digit_images, tmp_path):
     assert "no digit found" in lines[4]
     bad = run_cli("predict", "quickstart", str(not_image))
     assert bad.returncode == 1 and "not a readable image" in bad.stderr
+
+
+def test_list_survives_bad_entries(models_dir):
+    """A symlink to /etc/passwd and a run whose metadata is nonsense: the rest is listed."""
+    runs = models_dir / "runs"
+    runs.mkdir()
+    (runs / "linked.keras").symlink_to("/etc/passwd")
+    (runs / "nonsense.keras").write_bytes((models_dir / "quickstart.keras").read_bytes())
+    (runs / "nonsense.json").write_text('{"config": "x", "test_accuracy": "high"}')
+    result = run_cli("list")
+    assert result.returncode == 0, result.stderr
+    assert "quickstart · 97." in result.stdout
+    lines = result.stdout.splitlines()
+    linked = next(line for line in lines if line.startswith("runs/linked"))
+    assert "outside the models folder" in linked
+    assert "unreadable metadata" in next(line for line in lines
+                                         if line.startswith("runs/nonsense"))
+
+
+def png_claiming(width: int, height: int) -> bytes:
+    """A PNG whose header claims width x height pixels (grey); its data is a few rows."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    rows = zlib.compress(b"\x00" * (width + 1) * 4)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", rows)
+            + chunk(b"IEND", b""))
+
+
+@pytest.mark.parametrize(
+    ("width", "height", "message"),
+    [(20_000, 20_000, "400 megapixels"), (10_000, 10_000, "100 megapixels")],
+    ids=["past-pillows-limit", "past-ours"],
+)
+def test_predict_refuses_huge_images(tmp_path, width, height, message):
+    path = tmp_path / "huge.png"
+    path.write_bytes(png_claiming(width, height))
+    result = run_cli("predict", "quickstart", str(path))
+    assert result.returncode == 1, result.stdout
+    assert f"{path}: too large" in result.stderr and message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_train_cleans_old_leftovers(models_dir):
+    import time
+
+    runs = models_dir / "runs"
+    runs.mkdir()
+    old, fresh = runs / ".tmp-1-2-killed.keras", runs / ".tmp-3-4-live.keras"
+    for path in (old, fresh):
+        path.write_bytes(b"PK\x03\x04 cut off")
+    an_hour_ago = time.time() - 3600
+    os.utime(old, (an_hour_ago, an_hour_ago))
+    result = run_cli("train", "--epochs", "1", "--limit", "300")
+    assert result.returncode == 0, result.stderr
+    assert not old.exists() and fresh.exists()
+    assert len([path for path in runs.glob("*.keras") if not path.name.startswith(".")]) == 1

@@ -315,3 +315,20 @@ def test_canvas_is_prepared_in_a_few_milliseconds() -> None:
 def mnist_digits(mnist: MnistData) -> np.ndarray:
     """The first 200 MNIST test digits, (200, 28, 28) float32 in [0, 1]."""
     return mnist.x_test[:200]
+
+
+@pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")
+def test_huge_images_are_refused_before_decoding(tmp_path) -> None:
+    """A 100-megapixel PNG (Pillow only warns below 179 MP): refused from its header."""
+    from mnist_core.errors import ImageError, MnistStudioError
+    from mnist_core.preprocess import MAX_IMAGE_PIXELS
+    from tests.test_cli import png_claiming
+
+    path = tmp_path / "huge.png"
+    path.write_bytes(png_claiming(10_000, 10_000))
+    with Image.open(path) as image, pytest.raises(ImageError, match="100 megapixels") as info:
+        image_to_mnist(image)
+    assert isinstance(info.value, MnistStudioError)
+    assert f"{MAX_IMAGE_PIXELS // 1_000_000} megapixels" in str(info.value)
+    small = Image.new("L", (4000, 3000), 255)  # an ordinary 12 MP photo of blank paper
+    assert image_to_mnist(small) is None
