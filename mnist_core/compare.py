@@ -9,7 +9,7 @@ import numpy as np
 
 from mnist_core.constants import NUM_CLASSES
 from mnist_core.errors import MnistStudioError
-from mnist_core.naming import model_label, number_repeats
+from mnist_core.naming import model_label, number_repeats, run_numbers
 from mnist_core.scores import Evaluation
 from mnist_core.store import ModelInfo, ModelStore
 
@@ -83,6 +83,7 @@ def history_rows(store: ModelStore, refs: list[str]) -> list[dict[str, object]]:
 
 def run_labels(store: ModelStore, refs: list[str]) -> dict[str, str]:
     """Short, unique labels for several runs (a repeated label gets ' (2)', ' (3)', ...)."""
+    numbers = run_numbers(store.list_models())
     labels = []
     for ref in refs:
         try:
@@ -91,7 +92,7 @@ def run_labels(store: ModelStore, refs: list[str]) -> dict[str, str]:
             labels.append(ref)
             continue
         info = ModelInfo(ref, store.resolve(ref), "/" not in ref, metadata)
-        labels.append(model_label(info, with_accuracy=False))
+        labels.append(model_label(info, numbers.get(ref), with_accuracy=False))
     return dict(zip(refs, number_repeats(labels), strict=True))
 
 

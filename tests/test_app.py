@@ -157,7 +157,7 @@ def test_train_shows_metrics_saves_and_offers_the_run(app_env: Path) -> None:
     assert len(saved) == 1 and saved[0].startswith("mlp-e1-d0.30-")
     name = saved[0].removesuffix(".keras")
     labels = at.selectbox(key="model").options
-    assert any(re.fullmatch(r"★ \d+\.\d% · MLP 1 epoch, dropout 0\.3 · \d\d:\d\d", label)
+    assert any(re.fullmatch(r"★ Run 1 · 1 epoch · dropout 0\.3 · \d+\.\d%", label)
                for label in labels), labels
     assert name in all_text(at)  # "Saved as ..." names it
     assert keyed(at, "stop") is None and at.button(key="train").disabled is False
@@ -382,7 +382,7 @@ def test_compare_lists_saved_runs_and_picker_shows_only_mine(app_env: Path, smal
     ]
     at = new_app("evaluate")
     def listed_runs(at: AppTest) -> int:
-        return sum("MLP 2 epochs" in label for label in at.selectbox(key="model").options)
+        return sum("· 2 epochs ·" in label for label in at.selectbox(key="model").options)
 
     assert listed_runs(at) == 0  # the picker lists others' runs only when asked to
     at.checkbox(key="all_runs").check().run()
@@ -392,7 +392,8 @@ def test_compare_lists_saved_runs_and_picker_shows_only_mine(app_env: Path, smal
     assert not at.exception, at.exception
     table = at.get_by_key("compare").table[0].value
     assert len(table) == 2
-    assert [row.startswith("MLP 2 epochs, dropout ") for row in table["Run"]] == [True, True]
+    assert [re.fullmatch(r"Run \d · 2 epochs · dropout 0(\.5)?", row) is not None
+            for row in table["Run"]] == [True, True]
     assert list(table["Dropout"]) == ["0", "0.5"]
     assert all(value.endswith("%") for value in table["Test acc."])
     assert not at.error

@@ -322,7 +322,7 @@ def test_train_one_run_while_using_the_page(page, server: Server) -> None:
     expect(page.locator("[data-testid='stSidebar']")).to_contain_text("Trainer: idle")
     button(page, "use_model").click()
     picker = page.locator("[data-testid='stSidebar']").get_by_role("combobox")
-    label = re.compile(r"★ \d+\.\d% · MLP 20 epochs, dropout 0\.25 · \d\d:\d\d")
+    label = re.compile(r"★ Run \d+ · 20 epochs · dropout 0\.25 · \d+\.\d%")
     expect(picker).to_have_value(label)
     expect(page.get_by_role("tab", name=re.compile("Draw"))).to_have_attribute(
         "aria-selected", "true")  # "Draw with this model" opens Draw

@@ -52,8 +52,8 @@ def test_summary_gap_and_labels(two_runs):
     assert rows[0].gap == pytest.approx(rows[0].train_accuracy - rows[0].test_accuracy)
     labels = run_labels(store, ["quickstart", *refs, "runs/gone"])
     assert labels["quickstart"] == "quickstart"
-    assert labels[refs[0]].startswith("MLP 2 epochs, dropout 0 · ")
-    assert labels[refs[1]].startswith("MLP 2 epochs, dropout 0.5 · ")
+    assert labels[refs[0]] == "Run 1 · 2 epochs · dropout 0"  # numbered oldest first
+    assert labels[refs[1]] == "Run 2 · 2 epochs · dropout 0.5"
     assert labels["runs/gone"] == "runs/gone"
     assert len(set(labels.values())) == len(labels)
 
@@ -65,7 +65,7 @@ def test_run_labels_are_unique(models_dir):
 
     runs = models_dir / "runs"
     runs.mkdir()
-    for name in ("a", "b"):  # the same settings, saved the same minute
+    for name in ("a", "b"):  # the same settings, and no model file: not numbered
         shutil.copy(models_dir / "quickstart.json", runs / f"{name}.json")
     labels = run_labels(ModelStore(models_dir), ["runs/a", "runs/b"])
     assert labels["runs/b"] == f"{labels['runs/a']} (2)"

@@ -12,7 +12,7 @@ import streamlit as st
 
 from mnist_core.constants import DRAWING_MODEL, QUICKSTART_MODEL
 from mnist_core.errors import MnistStudioError
-from mnist_core.naming import model_label, number_repeats, percent, plural
+from mnist_core.naming import model_label, number_repeats, percent, plural, run_numbers
 from mnist_core.store import ModelInfo
 from ui.format import plain
 from ui.resources import (
@@ -110,8 +110,9 @@ def model_options(session: Session, everyone: bool = True,
     mine = {job.ref for job in jobs if job.ref} | {
         ref for ref, info in infos.items()
         if info.metadata and info.metadata.owner == session.owner}
-    labels = {ref: f"★ {model_label(info)}" if ref in mine else model_label(info)
-              for ref, info in infos.items()}
+    numbers = run_numbers(infos.values())
+    labels = {ref: model_label(info, numbers.get(ref)) for ref, info in infos.items()}
+    labels = {ref: f"★ {label}" if ref in mine else label for ref, label in labels.items()}
     shipped = [ref for ref, info in infos.items() if info.shipped]
     runs = [ref for ref, info in infos.items()
             if not info.shipped and (everyone or ref in mine or ref in keep)]
@@ -120,8 +121,9 @@ def model_options(session: Session, everyone: bool = True,
         if job.ref is None and job.status.done and job.test_accuracy is not None:
             option = ModelChoice(job_id=job.job_id).option
             unsaved.append(option)
-            labels[option] = (f"★ {percent(job.test_accuracy)} · {job.config.arch.upper()} "
-                              f"{plural(job.config.epochs, 'epoch')} (not saved)")
+            labels[option] = (f"★ Your run · {plural(job.config.epochs, 'epoch')} · dropout "
+                              f"{job.config.dropout:g} · {percent(job.test_accuracy)} "
+                              "(not saved)")
     options = shipped + unsaved + runs
     # The picker sends back the label, not the option: number repeated labels, the oldest
     # (listed last) keeping its own.

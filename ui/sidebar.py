@@ -6,7 +6,7 @@ import time
 
 import streamlit as st
 
-from mnist_core.naming import percent
+from mnist_core.naming import NETWORK_NOTES, network_name, percent, plural
 from mnist_core.store import ModelInfo
 from ui.format import plain
 from ui.presets import TAB_NAMES, Presets, current_settings, share_link
@@ -102,12 +102,13 @@ def model_summary(info: ModelInfo) -> str:
         return f"No metadata: {plain(info.problem)}"
     config = info.metadata.config
     parts = [
-        config.arch.upper(),
-        f"{info.metadata.epochs_completed or config.epochs} epochs",
-        f"dropout {config.dropout}",
+        network_name(config.arch).capitalize(),
+        plural(info.metadata.epochs_completed or config.epochs, "epoch"),
+        f"dropout {config.dropout:g}",
         f"test accuracy {percent(info.metadata.test_accuracy)}",
     ]
-    return " · ".join(parts)
+    return " · ".join(parts) + (f"  \n{NETWORK_NOTES[config.arch]}" if config.arch != "mlp"
+                                else "")
 
 
 @st.fragment(run_every=STATUS_SECONDS)
