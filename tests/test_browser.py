@@ -431,3 +431,36 @@ def test_the_address_bar_is_a_live_link_of_the_tab_and_settings(browser, server:
         address_has("tab=train", "epochs=19", "dropout=0.5")
     finally:
         context.close()
+
+
+def test_inside_view_follows_the_drawing(page, server: Server) -> None:
+    """With "Look inside" on, two different digits give different inside pictures."""
+    pictures = page.locator(".st-key-inside [data-testid='stImage'] img")
+
+    def inside_sources() -> list[str]:
+        expect(pictures.first).to_be_visible()
+        wait_idle(page)
+        return [pictures.nth(i).get_attribute("src") for i in range(3)]
+
+    open_tab(page, "Draw")  # the drawing model, a CNN: its first filters
+    page.get_by_text("Look inside the network").click()
+    stroke(page, [(0.5, 0.15), (0.5, 0.85)])  # a 1
+    expect_digit(page, 1)
+    expect(page.locator(".st-key-inside")).to_contain_text("filter 1")
+    shot(page, "inside-cnn")
+
+    page.goto(f"{server.url}/?model=quickstart&tab=draw")  # the quickstart: its units
+    page.get_by_text("Look inside the network").click()
+    stroke(page, [(0.5, 0.15), (0.5, 0.85)])
+    expect_digit(page, 1)
+    first = inside_sources()
+    expect(page.locator(".st-key-inside")).to_contain_text("Why 1")
+    shot(page, "inside-1")
+    button(page, "clear").click()
+    expect(prediction(page)).to_contain_text("Draw a digit")
+    stroke(page, [(0.2, 0.2), (0.8, 0.2), (0.45, 0.85)])  # a 7
+    expect_digit(page, 7)
+    expect(page.locator(".st-key-inside")).to_contain_text("Why 7")
+    second = inside_sources()
+    assert all(a != b for a, b in zip(first, second, strict=True))  # grid and both maps
+    shot(page, "inside-7")
