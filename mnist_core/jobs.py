@@ -137,6 +137,7 @@ class JobManager:
         self._running = 0
         self._lock = threading.Condition()
         self._ids = itertools.count(1)
+        self._gradients_before: set[str] = set()  # see _forget_traced_gradients
         store.clean_leftovers()  # temp files of saves killed before this server started
 
     def submit(self, config: TrainConfig, owner: str = "") -> str:
@@ -262,6 +263,8 @@ class JobManager:
             if job.status is not JobStatus.QUEUED:
                 return False
             self._waiting.popleft()
+            if self._running == 0:
+                self._gradients_before = set(_custom_gradients())
             self._running += 1
             job.status = JobStatus.RUNNING
             self._lock.notify_all()
@@ -311,6 +314,8 @@ class JobManager:
             job.status = status
             job.error = error
             self._running -= 1
+            if self._running == 0:  # no run is tracing now: what they registered is dead
+                _forget_traced_gradients(self._gradients_before)
             self._lock.notify_all()
 
     def _progress(self, job: _Job) -> Callable[[ProgressEvent], None]:
@@ -335,6 +340,30 @@ class JobManager:
                     )
 
         return publish
+
+
+def _custom_gradients() -> dict[str, Any]:
+    """TensorFlow's global registry of graph-mode custom gradients ({} if it has none)."""
+    try:  # TensorFlow is loaded already: mnist_core.training imports it
+        from tensorflow.python.framework import ops
+
+        return ops.gradient_registry._registry
+    except (ImportError, AttributeError):  # another TensorFlow: nothing to clean up
+        return {}
+
+
+def _forget_traced_gradients(keep: set[str]) -> None:
+    """Drop the custom gradients registered since `keep` was taken.
+
+    Each traced optimizer step (Keras all-reduces the gradients under tf.custom_gradient)
+    registers one in TensorFlow's global registry, never removed: it pins that run's whole
+    traced graph, ~6 MB a run. They are only used while that step is being traced (for a
+    gradient of the all-reduce, which nothing takes), so once no run is training they go.
+    """
+    registry = _custom_gradients()
+    for key in [key for key in registry if key not in keep]:
+        if key.startswith("CustomGradient-"):
+            registry.pop(key, None)
 
 
 def metadata_for(result: TrainResult, description: str = "", owner: str = "") -> ModelMetadata:

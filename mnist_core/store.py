@@ -475,6 +475,8 @@ def check_model_archive(path: Path, label: str) -> None:
     not_keras = f"{label}: not a Keras model file (corrupt, empty or foreign)"
     try:
         archive = zipfile.ZipFile(path)
+    except PermissionError as e:
+        raise ModelLoadError(f"{label}: can't read it ({e})") from e
     except (zipfile.BadZipFile, OSError, ValueError, EOFError) as e:
         raise ModelLoadError(not_keras) from e
     with archive:

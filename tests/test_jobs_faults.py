@@ -215,3 +215,22 @@ def test_model_of_a_failed_or_unknown_job(models_dir, small_mnist, monkeypatch):
     assert failed.status is JobStatus.FAILED and manager.model(failed.job_id) is None
     with pytest.raises(KeyError):
         manager.model("job-999")
+
+
+def traced_custom_gradients() -> int:
+    """How many graph-mode custom gradients TensorFlow holds in its global registry."""
+    from tensorflow.python.framework import ops
+
+    return sum(key.startswith("CustomGradient-") for key in ops.gradient_registry._registry)
+
+
+def test_finished_runs_leave_no_traced_graphs_behind(models_dir, small_mnist):
+    """TensorFlow registers a custom gradient for each traced optimizer step in a global
+    registry (never removed): each pins its run's whole graph, ~6 MB. Once the trainer is
+    idle, the ones its runs added are gone."""
+    manager = JobManager(ModelStore(models_dir), max_jobs=1, data_loader=lambda: small_mnist)
+    manager.wait(manager.submit(QUICK), timeout=WAIT)
+    before = traced_custom_gradients()
+    for job_id in [manager.submit(QUICK) for _ in range(3)]:
+        assert manager.wait(job_id, timeout=WAIT).status is JobStatus.FINISHED
+    assert traced_custom_gradients() <= before

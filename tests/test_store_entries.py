@@ -161,6 +161,26 @@ def test_unreadable_metadata_file(models_dir, monkeypatch):
     assert infos["quickstart"].metadata is not None
 
 
+def test_unreadable_model_file(models_dir, monkeypatch):
+    """A model file the server may not read: listed (its metadata is fine), and loading it
+    says so rather than calling it corrupt."""
+    import zipfile
+
+    copy_model(models_dir, "bad", quickstart_metadata(models_dir))
+    real_zipfile = zipfile.ZipFile
+
+    def no_permission(file, *args, **kwargs):
+        if str(file).endswith("bad.keras"):
+            raise PermissionError(13, "Permission denied", str(file))
+        return real_zipfile(file, *args, **kwargs)
+
+    monkeypatch.setattr(zipfile, "ZipFile", no_permission)
+    store = ModelStore(models_dir)
+    assert "runs/bad" in [info.ref for info in store.list_models()]
+    with pytest.raises(MnistStudioError, match=r"runs/bad: can't read it \(.*Permission denied"):
+        store.load("runs/bad")
+
+
 def test_an_unexpected_error_for_one_entry_does_not_break_the_listing(models_dir,
                                                                       monkeypatch):
     copy_model(models_dir, "bad", quickstart_metadata(models_dir))
