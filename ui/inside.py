@@ -119,6 +119,7 @@ def units_ui(inside: Inside, weights: DenseWeights) -> None:
     mine.image((np.clip(inside.image, 0, 1) * 255).astype(np.uint8).repeat(MAP_SCALE, 0)
                .repeat(MAP_SCALE, 1), output_format="PNG", caption="Your drawing, 28×28")
     big.image(diverging(weights.unit_picture(unit), MAP_SCALE), output_format="PNG",
+              width=28 * MAP_SCALE,
               caption=f"Unit {unit}'s weights: it fires when your ink lands on red.")
 
 
