@@ -361,9 +361,12 @@ def _forget_traced_gradients(keep: set[str]) -> None:
     gradient of the all-reduce, which nothing takes), so once no run is training they go.
     """
     registry = _custom_gradients()
-    for key in [key for key in registry if key not in keep]:
-        if key.startswith("CustomGradient-"):
-            registry.pop(key, None)
+    try:
+        for key in list(registry):  # one copy in C: other threads may register meanwhile
+            if key.startswith("CustomGradient-") and key not in keep:
+                registry.pop(key, None)
+    except Exception:  # it only saves memory: never worth failing the end of a job
+        log.warning("could not drop TensorFlow's traced custom gradients", exc_info=True)
 
 
 def metadata_for(result: TrainResult, description: str = "", owner: str = "") -> ModelMetadata:
