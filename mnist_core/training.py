@@ -14,6 +14,7 @@ import numpy as np
 from mnist_core.config import TrainConfig
 from mnist_core.data import MnistData, load_mnist
 from mnist_core.model import build_model
+from mnist_core.numerics import softmax
 from mnist_core.tf_setup import keras
 
 # Run this many optimizer steps per call into the TF graph: the same steps and the
@@ -21,6 +22,72 @@ from mnist_core.tf_setup import keras
 # calls, so a stop request is seen within 128 steps (a fraction of a second).
 STEPS_PER_EXECUTION = 128
 EVAL_BATCH_SIZE = 1000
+
+
+class PauseGate:
+    """Pause, resume, or step a run a report at a time (each ~128 batches), or slow it."""
+
+    POLL = 0.1  # s: how often a paused run looks for a stop (it uses no CPU meanwhile)
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self._paused = False
+        self._steps = 0  # reports to run before pausing again
+        self.slow_motion = 0.0  # s to wait after each report, for a room to follow
+
+    @property
+    def paused(self) -> bool:
+        """Whether the run is held (it may still have steps to go)."""
+        with self._changed:
+            return self._paused and self._steps == 0
+
+    def pause(self) -> None:
+        """Hold the run at its next report."""
+        with self._changed:
+            self._paused, self._steps = True, 0
+
+    def resume(self) -> None:
+        """Let the run go on."""
+        with self._changed:
+            self._paused, self._steps = False, 0
+            self._changed.notify_all()
+
+    def step(self, reports: int = 1) -> None:
+        """Let a paused run go on for `reports` more reports, then hold it again."""
+        with self._changed:
+            self._paused = True
+            self._steps += reports
+            self._changed.notify_all()
+
+    def wait(self, stop: threading.Event | None, on_hold: Callable[[], None]) -> None:
+        """Called at each report: hold here while paused (calling `on_hold` once as a hold
+        begins) until resumed, stepped or stopped."""
+        if self.slow_motion:
+            time.sleep(self.slow_motion)
+        with self._changed:
+            if not self._paused:
+                return
+            if self._steps:  # stepping: go on until the last step is used up
+                self._steps -= 1
+                if self._steps:
+                    return
+        on_hold()
+        with self._changed:
+            while self._paused and self._steps == 0 and not (stop and stop.is_set()):
+                self._changed.wait(self.POLL)
+
+
+@dataclass(frozen=True)
+class Peek:
+    """A look at a run as it learns: a few hidden units' weights, one test digit's answer."""
+
+    units: np.ndarray  # (U, 28, 28): the first Dense layer's weights of a few units
+    probabilities: np.ndarray  # (10,): what the model says of `digit_index`'s test image
+    digit_index: int
+
+
+PEEK_UNITS = (0, 1, 2, 3, 4, 5)  # the same units every time, so the room sees them form
+PEEK_DIGIT = 0  # x_test[0], a 7: the digit whose answer firms up epoch by epoch
 
 
 @dataclass(frozen=True)
@@ -37,6 +104,8 @@ class ProgressEvent:
     elapsed: float  # seconds since training started
     val_loss: float | None = None
     val_accuracy: float | None = None
+    peek: Peek | None = None  # at each epoch's end and when a pause begins
+    paused: bool = False  # sent when the run is held
 
     @property
     def fraction_done(self) -> float:
@@ -81,8 +150,13 @@ class _Reporter(keras.callbacks.Callback):
         progress: ProgressCallback | None,
         stop: threading.Event | None,
         min_interval: float,
+        gate: PauseGate | None = None,
+        peek_image: np.ndarray | None = None,
     ) -> None:
         super().__init__()
+        self.gate = gate
+        self.peek_image = peek_image  # (28, 28): the fixed test digit the room watches
+        self.last_logs: dict = {}
         self.config = config
         self.steps_per_epoch = steps_per_epoch
         self.progress = progress
@@ -101,15 +175,32 @@ class _Reporter(keras.callbacks.Callback):
         if self.progress is not None and logs and now - self.last_report >= self.min_interval:
             self.last_report = now
             self.progress(self._event("batch", batch + 1, logs))
+        if self.gate is not None and logs:
+            self.gate.wait(self.stop, lambda: self._held(batch + 1, logs))
         if self.stop is not None and self.stop.is_set():
             self.stopped_at_step = batch + 1
             self.model.stop_training = True  # Keras 3 ends the epoch after this batch
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         if self.progress is not None and logs:
-            self.progress(self._event("epoch", self.steps_per_epoch, logs))
+            self.progress(self._event("epoch", self.steps_per_epoch, logs, self._peek()))
 
-    def _event(self, kind: Literal["batch", "epoch"], step: int, logs: dict) -> ProgressEvent:
+    def _held(self, step: int, logs: dict) -> None:
+        """A pause begins: report it, with a fresh look at the model."""
+        if self.progress is not None:
+            self.progress(self._event("batch", step, logs, self._peek(), paused=True))
+
+    def _peek(self) -> Peek | None:
+        """The watched units' weights and the watched digit's answer, now."""
+        if self.peek_image is None or self.config.arch != "mlp":
+            return None
+        kernel = np.asarray(self.model.get_layer("dense").kernel)  # (784, H)
+        units = kernel[:, list(PEEK_UNITS)].T.reshape(len(PEEK_UNITS), *self.peek_image.shape)
+        logits = np.asarray(self.model(self.peek_image[None], training=False))[0]
+        return Peek(units, softmax(logits), PEEK_DIGIT)
+
+    def _event(self, kind: Literal["batch", "epoch"], step: int, logs: dict,
+               peek: Peek | None = None, paused: bool = False) -> ProgressEvent:
         val_loss, val_accuracy = logs.get("val_loss"), logs.get("val_accuracy")
         return ProgressEvent(
             kind=kind,
@@ -122,6 +213,8 @@ class _Reporter(keras.callbacks.Callback):
             elapsed=time.perf_counter() - self.start,
             val_loss=None if val_loss is None else float(val_loss),
             val_accuracy=None if val_accuracy is None else float(val_accuracy),
+            peek=peek,
+            paused=paused,
         )
 
 
@@ -147,8 +240,10 @@ def train(
     progress: ProgressCallback | None = None,
     stop: threading.Event | None = None,
     progress_interval: float = 0.25,
+    gate: PauseGate | None = None,
 ) -> TrainResult:
-    """Train as configured, validating on the test set after every epoch."""
+    """Train as configured, validating on the test set after every epoch; `gate` pauses,
+    resumes or steps it."""
     data = (data or load_mnist()).limit(config.train_limit, config.test_limit)
     x_train, y_train = data.x_train, data.y_train  # (N, 28, 28) float32, (N,) uint8
     steps_per_epoch = math.ceil(len(x_train) / config.batch_size)
@@ -160,7 +255,9 @@ def train(
         seed=config.seed,
         steps_per_execution=min(STEPS_PER_EXECUTION, steps_per_epoch),
     )
-    reporter = _Reporter(config, steps_per_epoch, progress, stop, progress_interval)
+    peek_image = data.x_test[PEEK_DIGIT] if len(data.x_test) > PEEK_DIGIT else None
+    reporter = _Reporter(config, steps_per_epoch, progress, stop, progress_interval, gate,
+                         peek_image)
     fit_args: dict[str, Any] = {
         "epochs": config.epochs,
         "validation_data": (as_tensor(data.x_test), as_tensor(data.y_test)),

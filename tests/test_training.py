@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -11,7 +12,7 @@ from mnist_core.config import TrainConfig
 from mnist_core.errors import ConfigError
 from mnist_core.evaluate import predict_logits
 from mnist_core.settings import train_limit as train_limit_from_env
-from mnist_core.training import CONVERT_CHUNK, as_tensor, train
+from mnist_core.training import CONVERT_CHUNK, PauseGate, as_tensor, train
 
 
 @pytest.fixture(scope="module")
@@ -125,3 +126,68 @@ def test_arrays_become_tensors_slice_by_slice_unchanged(small_mnist, count):
         tensor = as_tensor(array)
         assert tensor.dtype == array.dtype and tuple(tensor.shape) == array.shape
         np.testing.assert_array_equal(np.asarray(tensor), array)
+
+
+def run_in_thread(config, data, gate, events):
+    """Train in a thread (as the server's trainer does); the thread, and where results go."""
+    results = []
+    thread = threading.Thread(target=lambda: results.append(
+        train(config, data, progress=events.append, gate=gate, progress_interval=0)))
+    thread.start()
+    return thread, results
+
+
+def wait_for(condition, timeout=60.0):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
+def test_a_paused_run_holds_uses_no_cpu_and_resumes_to_the_same_model(small_mnist):
+    config = TrainConfig(epochs=2, batch_size=8, seed=7)
+    gate, events = PauseGate(), []
+    gate.pause()
+    thread, results = run_in_thread(config, small_mnist, gate, events)
+    wait_for(lambda: any(event.paused for event in events))
+    held = len(events)
+    cpu = time.process_time()
+    time.sleep(1.0)
+    assert time.process_time() - cpu < 0.2  # held: no training
+    assert len(events) == held  # and no progress
+    assert gate.paused
+    gate.step()  # one report more, then held again
+    wait_for(lambda: len(events) >= held + 2 and events[-1].paused)
+    assert events[-1].peek is not None and events[-1].peek.units.shape == (6, 28, 28)
+    gate.resume()
+    thread.join(timeout=120)
+    alone = train(config, small_mnist)
+    for paused_weights, plain in zip(results[0].model.get_weights(), alone.model.get_weights(),
+                                     strict=True):
+        np.testing.assert_allclose(paused_weights, plain, rtol=1e-6, atol=1e-6)
+    assert results[0].history == alone.history
+
+
+def test_a_paused_run_still_stops(small_mnist):
+    gate, events = PauseGate(), []
+    gate.pause()
+    stop = threading.Event()
+    results = []
+    thread = threading.Thread(target=lambda: results.append(
+        train(TrainConfig(epochs=5, batch_size=8), small_mnist, progress=events.append,
+              stop=stop, gate=gate, progress_interval=0)))
+    thread.start()
+    wait_for(lambda: any(event.paused for event in events))
+    started = time.monotonic()
+    stop.set()
+    thread.join(timeout=30)
+    assert time.monotonic() - started < 2 and results[0].stopped
+
+
+def test_each_epoch_reports_the_watched_units_and_digit(small_mnist):
+    events = []
+    train(TrainConfig(epochs=2), small_mnist, progress=events.append)
+    peeks = [event.peek for event in events if event.kind == "epoch"]
+    assert len(peeks) == 2 and all(peek is not None for peek in peeks)
+    assert not np.allclose(peeks[0].units, peeks[1].units)  # the templates change
+    np.testing.assert_allclose(peeks[1].probabilities.sum(), 1.0, rtol=1e-5)
