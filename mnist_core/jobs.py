@@ -25,7 +25,7 @@ from mnist_core.errors import ConfigError, MnistStudioError
 from mnist_core.naming import run_stem
 from mnist_core.settings import max_training_jobs
 from mnist_core.store import ModelMetadata, ModelStore
-from mnist_core.training import ProgressEvent, TrainResult, train
+from mnist_core.training import PauseGate, Peek, ProgressEvent, TrainResult, train
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +95,9 @@ class JobSnapshot:
     # The trained keras.Model of a run that could not be saved (while it is kept); None for
     # a saved run: JobManager.model(job_id) loads that one from its file.
     model: Any = None
+    paused: bool = False  # held by JobManager.pause now (it keeps its slot, uses no CPU)
+    slow_motion: float = 0.0  # seconds added after each report
+    peek: Peek | None = None  # the latest look at the watched units and digit
 
 
 @dataclass
@@ -105,7 +108,9 @@ class _Job:
     submitted: float = field(default_factory=time.time)
     status: JobStatus = JobStatus.QUEUED
     stop: threading.Event = field(default_factory=threading.Event)
+    gate: PauseGate = field(default_factory=PauseGate)
     latest: ProgressEvent | None = None
+    peek: Peek | None = None
     batch_points: list[BatchPoint] = field(default_factory=list)
     epoch_points: list[EpochPoint] = field(default_factory=list)
     test_loss: float | None = None
@@ -159,6 +164,22 @@ class JobManager:
                 self._waiting.remove(job_id)
                 job.status = JobStatus.CANCELLED
                 self._lock.notify_all()
+
+    def pause(self, job_id: str) -> None:
+        """Hold a job at its next report (within a fraction of a second); it keeps its slot."""
+        self._jobs[job_id].gate.pause()
+
+    def resume(self, job_id: str) -> None:
+        """Let a held job go on."""
+        self._jobs[job_id].gate.resume()
+
+    def step(self, job_id: str, reports: int = 1) -> None:
+        """Let a held job train `reports` more reports (~128 batches each), then hold it."""
+        self._jobs[job_id].gate.step(reports)
+
+    def slow_motion(self, job_id: str, seconds: float) -> None:
+        """Wait `seconds` after each report of a job (0 for full speed)."""
+        self._jobs[job_id].gate.slow_motion = max(0.0, min(float(seconds), 5.0))
 
     def snapshot(self, job_id: str) -> JobSnapshot:
         """A consistent copy of one job's state."""
@@ -223,6 +244,9 @@ class JobManager:
             error=job.error,
             save_error=job.save_error,
             model=job.model,
+            paused=job.gate.paused,
+            slow_motion=job.gate.slow_motion,
+            peek=job.peek,
         )
 
     def _forget_old_jobs(self) -> None:
@@ -272,7 +296,7 @@ class JobManager:
 
     def _train_and_save(self, job: _Job, data: MnistData) -> JobStatus:
         """Train, then save; a failed save is reported on the job, which keeps its model."""
-        result = train(job.config, data, self._progress(job), job.stop)
+        result = train(job.config, data, self._progress(job), job.stop, gate=job.gate)
         ref, save_error = None, None
         try:
             ref = save_result(self.store, result, owner=job.owner)
@@ -331,6 +355,7 @@ class JobManager:
                 lower_compute_priority()  # training has its threads by now: drawings first
             with self._lock:
                 job.latest = event
+                job.peek = event.peek or job.peek
                 if len(job.batch_points) < MAX_BATCH_POINTS:
                     job.batch_points.append(point)
                 if event.kind == "epoch":

@@ -32,14 +32,15 @@ class PauseGate:
     def __init__(self) -> None:
         self._changed = threading.Condition()
         self._paused = False
+        self._held = False  # sitting in wait() right now
         self._steps = 0  # reports to run before pausing again
         self.slow_motion = 0.0  # s to wait after each report, for a room to follow
 
     @property
     def paused(self) -> bool:
-        """Whether the run is held (it may still have steps to go)."""
+        """Whether the run is held right now (not merely asked to pause)."""
         with self._changed:
-            return self._paused and self._steps == 0
+            return self._held
 
     def pause(self) -> None:
         """Hold the run at its next report."""
@@ -73,8 +74,10 @@ class PauseGate:
                     return
         on_hold()
         with self._changed:
+            self._held = True
             while self._paused and self._steps == 0 and not (stop and stop.is_set()):
                 self._changed.wait(self.POLL)
+            self._held = False
 
 
 @dataclass(frozen=True)
@@ -84,6 +87,7 @@ class Peek:
     units: np.ndarray  # (U, 28, 28): the first Dense layer's weights of a few units
     probabilities: np.ndarray  # (10,): what the model says of `digit_index`'s test image
     digit_index: int
+    label: int  # what that test image really is
 
 
 PEEK_UNITS = (0, 1, 2, 3, 4, 5)  # the same units every time, so the room sees them form
@@ -152,10 +156,12 @@ class _Reporter(keras.callbacks.Callback):
         min_interval: float,
         gate: PauseGate | None = None,
         peek_image: np.ndarray | None = None,
+        peek_label: int = 0,
     ) -> None:
         super().__init__()
         self.gate = gate
         self.peek_image = peek_image  # (28, 28): the fixed test digit the room watches
+        self.peek_label = peek_label
         self.last_logs: dict = {}
         self.config = config
         self.steps_per_epoch = steps_per_epoch
@@ -197,7 +203,7 @@ class _Reporter(keras.callbacks.Callback):
         kernel = np.asarray(self.model.get_layer("dense").kernel)  # (784, H)
         units = kernel[:, list(PEEK_UNITS)].T.reshape(len(PEEK_UNITS), *self.peek_image.shape)
         logits = np.asarray(self.model(self.peek_image[None], training=False))[0]
-        return Peek(units, softmax(logits), PEEK_DIGIT)
+        return Peek(units, softmax(logits), PEEK_DIGIT, self.peek_label)
 
     def _event(self, kind: Literal["batch", "epoch"], step: int, logs: dict,
                peek: Peek | None = None, paused: bool = False) -> ProgressEvent:
@@ -257,7 +263,8 @@ def train(
     )
     peek_image = data.x_test[PEEK_DIGIT] if len(data.x_test) > PEEK_DIGIT else None
     reporter = _Reporter(config, steps_per_epoch, progress, stop, progress_interval, gate,
-                         peek_image)
+                         peek_image, int(data.y_test[PEEK_DIGIT]) if peek_image is not None
+                         else 0)
     fit_args: dict[str, Any] = {
         "epochs": config.epochs,
         "validation_data": (as_tensor(data.x_test), as_tensor(data.y_test)),

@@ -194,6 +194,35 @@ def test_a_model_picked_while_training_is_kept(app_env: Path) -> None:
     assert any("Pick it in the sidebar" in toast.value for toast in at.toast)
 
 
+def test_pause_step_resume_a_run(app_env: Path) -> None:
+    at = new_app("train")
+    at.slider(key="epochs").set_value(20)
+    at.button(key="train").click().run()
+    run_until(at, lambda at: keyed(at, "pause") is not None)
+    at.button(key="pause").click().run()
+    run_until(at, lambda at: keyed(at, "resume") is not None and keyed(at, "step") is not None)
+    assert any("Paused" in caption.value for caption in at.caption)
+    progress = at.get_by_key("watch_controls")
+    assert progress is not None
+    held = at.session_state["watched_job"]
+    from ui.resources import trainer
+
+    def reached() -> tuple[int, int]:
+        latest = trainer().snapshot(held).latest
+        return latest.epoch, latest.step
+
+    before = reached()
+    time.sleep(1.0)
+    assert reached() == before  # held: no progress
+    at.button(key="step").click().run()
+    run_until(at, lambda at: reached() != before)
+    run_until(at, lambda at: trainer().snapshot(held).paused)  # held again after the step
+    at.button(key="resume").click().run()
+    run_until(at, lambda at: keyed(at, "pause") is not None)
+    at.button(key="stop").click().run()
+    run_until(at, lambda at: keyed(at, "test_accuracy") is not None)
+
+
 def epoch_tested(at: AppTest) -> bool:
     """Whether the live panel shows a test accuracy, i.e. an epoch has ended."""
     return any(metric.label == "Test accuracy" and metric.value != "-" for metric in at.metric)

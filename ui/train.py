@@ -22,6 +22,7 @@ from ui.parts import figures_row_ui
 from ui.presets import TAB_KEY, Presets, tab_label
 from ui.resources import trainer, wait_for_tensorflow
 from ui.session import WATCHED, ModelChoice, Session
+from ui.watch import watch_ui
 
 if TYPE_CHECKING:
     from mnist_core.jobs import JobSnapshot
@@ -126,6 +127,7 @@ def run_panel_body(session: Session) -> None:
         queued_ui(job)
     elif job.status is JobStatus.RUNNING:
         progress_ui(job)
+        watch_ui(job)
     else:
         result_ui(job)
     if job.batch_points:
@@ -254,16 +256,18 @@ def draw_with_model(choice: ModelChoice) -> None:
 
 
 def charts_ui(job: JobSnapshot) -> None:
-    """Accuracy and loss so far, side by side."""
-    left, right = st.columns(2, gap="large")
+    """Accuracy and loss so far, side by side (one above the other on narrow screens)."""
+    steps = job.latest.steps_per_epoch if job.latest else None
+    left, right = st.container(key="train_charts").columns(2, gap="large")
     for column, metric, title, as_percent in (
         (left, "accuracy", "Accuracy (higher is better)", True),
         (right, "loss", "Loss (lower is better)", False),
     ):
-        frame = training_frame(job.batch_points, job.epoch_points, metric)
+        frame = training_frame(job.batch_points, job.epoch_points, metric, steps)
         column.vega_lite_chart(frame, metric_chart(frame, title, job.config.epochs,
                                                    as_percent), width="stretch")
     st.caption(
-        "Training: running average over the current epoch, updated a few times a second. "
-        "Test set: 10,000 images the model never trains on, checked after every epoch."
+        "Training: average over about the last tenth of an epoch of batches, updated a few "
+        "times a second. Test set: 10,000 images the model never trains on, checked after "
+        "every epoch. The scale zooms in on the later half of the run."
     )

@@ -1,0 +1,57 @@
+"""Training you can watch: pause, one step at a time, slow motion, and the network's units
+forming as it learns (on the Train tab, for this session's running run)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import streamlit as st
+
+from ui.format import percent
+from ui.inside import diverging
+from ui.resources import trainer
+
+if TYPE_CHECKING:
+    from mnist_core.jobs import JobSnapshot
+
+SLOW_SECONDS = 1.0  # slow motion: a pause after each report (~128 batches)
+
+
+def watch_ui(job: JobSnapshot) -> None:
+    """Pause / resume / step buttons and slow motion for a running job, then the peek."""
+    manager = trainer()
+    with st.container(horizontal=True, key="watch_controls", vertical_alignment="center"):
+        if job.paused:
+            st.button("Resume", key="resume", icon=":material/play_arrow:", type="primary",
+                      on_click=manager.resume, args=(job.job_id,))
+            st.button("One step", key="step", icon=":material/skip_next:",
+                      on_click=manager.step, args=(job.job_id,),
+                      help="Train about 128 more batches, then hold again.")
+        else:
+            st.button("Pause", key="pause", icon=":material/pause:",
+                      on_click=manager.pause, args=(job.job_id,),
+                      help="Hold the run where it is (it keeps its place on the trainer).")
+        slow = st.toggle("Slow motion", value=job.slow_motion > 0, key="slow_motion",
+                         help="Wait a second after every 128 batches, so a room can follow.")
+        if slow != (job.slow_motion > 0):
+            manager.slow_motion(job.job_id, SLOW_SECONDS if slow else 0.0)
+    if job.paused:
+        st.caption("Paused: the run holds its place and uses no CPU.")
+    peek_ui(job)
+
+
+def peek_ui(job: JobSnapshot) -> None:
+    """Six hidden units' weights and one test digit's answer, as of the last epoch or pause."""
+    peek = job.peek
+    if peek is None:
+        return
+    with st.container(key="watch_peek"):
+        digit = int(peek.probabilities.argmax())
+        st.markdown(f"**As it learns:** test image {peek.digit_index} (a {peek.label}) is read as "
+                    f"**{digit}** ({percent(float(peek.probabilities[digit]))}); "
+                    "six hidden units' weights (red wants ink, blue wants none):")
+        for column, unit in zip(st.columns(len(peek.units), gap="small"), peek.units,
+                                strict=True):
+            column.image(diverging(unit, 3), output_format="PNG", width="stretch")
+        st.caption("Redrawn after each epoch and at each pause: random noise at first, "
+                   "templates of strokes later.")
