@@ -16,7 +16,7 @@ TENSORFLOW_FREE = ["mnist_core", "mnist_core.config", "mnist_core.constants",
                    "mnist_core.naming", "mnist_core.scores", "mnist_core.store",
                    "mnist_core.data", "mnist_core.lesson", "mnist_core.compare",
                    "mnist_core.preprocess", "mnist_core.strokes", "mnist_core.augment",
-                   "mnist_core.cli", "mnist_core.inside"]
+                   "mnist_core.cli", "mnist_core.inside", "mnist_core.safe_load"]
 
 
 @pytest.mark.parametrize("module", TENSORFLOW_FREE)

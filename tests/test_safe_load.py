@@ -1,4 +1,4 @@
-"""mnist_core.store: model files refused from their sizes and layer names, before Keras
+"""mnist_core.safe_load: bombs, huge files and foreign layers are refused before Keras loads them."""
 loads anything; file hashes computed a chunk at a time."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from pathlib import Path
 import keras
 import pytest
 
-from mnist_core import store as store_module
+from mnist_core import safe_load
 from mnist_core.errors import ModelLoadError
 from mnist_core.store import ModelStore, file_sha256, load_model_file
 
@@ -189,4 +189,4 @@ def test_file_sha256_of_a_shipped_model(models_dir):
     assert file_sha256(path) == hashlib.sha256(path.read_bytes()).hexdigest()
     copy = shutil.copy(path, models_dir / "copy.keras")
     assert file_sha256(copy) == file_sha256(path)
-    assert store_module.HASH_CHUNK_BYTES <= 4 << 20
+    assert safe_load.HASH_CHUNK_BYTES <= 4 << 20
