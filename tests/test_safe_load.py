@@ -1,4 +1,4 @@
-"""mnist_core.safe_load: bombs, huge files and foreign layers are refused before Keras loads them."""
+"""mnist_core.safe_load: bombs, huge files and foreign layers are refused before Keras
 loads anything; file hashes computed a chunk at a time."""
 
 from __future__ import annotations
