@@ -4,6 +4,8 @@ plain specs where rebuilt on every stroke or poll."""
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import altair as alt
@@ -18,7 +20,15 @@ if TYPE_CHECKING:
     from mnist_core.jobs import BatchPoint, EpochPoint
 
 FONT_SIZES = {"labelFontSize": 15, "titleFontSize": 16}  # chart text, readable on a projector
-TRAIN_COLOR, TEST_COLOR = "#1f77b4", "#e4572e"
+BIG_FONT_SIZES = {"labelFontSize": 17, "titleFontSize": 17}  # the live charts, read from afar
+# Room around every chart: Vega measures text before the page's font is used, so labels at
+# the edges ("100%") came out a few pixels wider than it planned and were cut off.
+PADDING = {"left": 14, "right": 12, "top": 6, "bottom": 4}
+# Charts fill their column's width; their "height" is the plot area's (Streamlit's default
+# "fit" squeezed title, legend and axes into it: 85 px of plot were left on a projector).
+FIT_WIDTH = {"type": "fit-x", "contains": "padding"}
+TRAINING_PLOT_HEIGHT = 250  # px of plot area (the title, legend and axes come on top)
+TRAIN_COLOR, TEST_COLOR = "#1e88e5", "#e4572e"  # both clear on a white and a dark page
 NEUTRAL_COLOR, CORRECT_COLOR = "#9aa5b1", "#2e7d32"
 FEW_POINTS = 20  # draw dots on the training curve while it has fewer points than this
 
@@ -36,7 +46,7 @@ def logits_chart(explanation: lesson.Explanation) -> alt.Chart:
                                 alt.value(NEUTRAL_COLOR)),
             tooltip=["digit", alt.Tooltip("logit:Q", format=".3f")],
         )
-        .properties(title="Logits", height=230)
+        .properties(title="Logits", height=180, padding=PADDING)
         .configure_axis(**FONT_SIZES).configure_title(fontSize=16)
     )
 
@@ -56,7 +66,7 @@ def lesson_probability_chart(explanation: lesson.Explanation) -> alt.Chart:
     )
     guess = alt.Chart(pd.DataFrame({"y": [1 / NUM_CLASSES]})).mark_rule(
         strokeDash=[5, 4], color=TEST_COLOR, strokeWidth=2).encode(y="y:Q")
-    return ((bars + guess).properties(title="Probabilities (softmax)", height=230)
+    return ((bars + guess).properties(title="Probabilities", height=180, padding=PADDING)
             .configure_axis(**FONT_SIZES).configure_title(fontSize=16))
 
 
@@ -83,98 +93,208 @@ def confusion_chart(confusion: np.ndarray) -> alt.Chart:
                       legend=None))
     diagonal = base.transform_filter("datum.correct").mark_rect(
         fill="#dcedc8", stroke=CORRECT_COLOR, strokeWidth=2)
-    text = base.mark_text(fontSize=13, fontWeight="bold").encode(
+    # Four-digit counts fit their cells on a phone too: a smaller font when the plot is narrow.
+    text = base.mark_text(fontSize=alt.ExprRef("width < 380 ? 11 : 13"), fontWeight="bold").encode(
         text="text:N", color=alt.Color("ink:N", scale=None))
     return (alt.layer(grid, mistakes, diagonal, text)
             .resolve_scale(color="independent", fill="independent")
-            .properties(width=430, height=370)
+            .properties(height=330, padding=PADDING)  # as wide as its column
             .configure_axis(**FONT_SIZES).configure_view(stroke=None))
 
 
 def per_digit_chart(accuracy: np.ndarray) -> alt.Chart:
-    """Each digit's test accuracy as a dot with its value (the axis starts near the lowest)."""
-    frame = pd.DataFrame({"digit": [str(d) for d in range(NUM_CLASSES)], "accuracy": accuracy,
-                          "text": [f"{value:.1%}" for value in accuracy]})
+    """Each digit's test accuracy as a dot, its value beside the digit on the axis (a label
+    beside the dot ran into the axis for the worst digits); the axis starts near the lowest."""
+    labels = [f"{digit}\u2003{value:.1%}" for digit, value in enumerate(accuracy)]  # em space
+    frame = pd.DataFrame({"digit": labels, "accuracy": accuracy})
     low = math.floor((float(accuracy.min()) - 0.01) * 100) / 100
-    base = alt.Chart(frame).encode(
+    dots = alt.Chart(frame).mark_circle(size=160, color=TRAIN_COLOR, opacity=1).encode(
         y=alt.Y("digit:N", title="Digit", sort=None),
         x=alt.X("accuracy:Q", title=None, scale=alt.Scale(domain=[max(low, 0.0), 1.0]),
                 axis=alt.Axis(format=".0%", tickCount=4)),
-        tooltip=["digit", alt.Tooltip("accuracy:Q", format=".2%")],
+        tooltip=[alt.Tooltip("digit:N", title="Digit"),
+                 alt.Tooltip("accuracy:Q", format=".2%")],
     )
-    dots = base.mark_circle(size=160, color=TRAIN_COLOR, opacity=1)
-    labels = base.mark_text(align="right", dx=-12, fontSize=14).encode(text="text:N")
-    return (dots + labels).properties(height=300).configure_axis(**FONT_SIZES)
+    return dots.properties(height=260, padding=PADDING).configure_axis(**FONT_SIZES)
 
 
-def history_chart(history: pd.DataFrame) -> alt.Chart:
-    """Accuracy and loss per epoch for several runs: colour = run, dashes = test set."""
+HISTORY_METRICS = {"accuracy": ("Accuracy (higher is better)", ".0%"),
+                   "loss": ("Loss (lower is better)", ".2f")}
+
+
+def history_chart(history: pd.DataFrame, metric: str) -> alt.Chart:
+    """One metric per epoch for several runs: colour = run, dashes = test set (the two
+    metrics are two charts, side by side or one above the other as the screen allows)."""
+    title, axis_format = HISTORY_METRICS[metric]
     dashes = alt.Scale(domain=["training", "test"], range=[[1, 0], [7, 4]])
-    charts = []
-    for metric, title, axis_format in (("accuracy", "Accuracy (higher is better)", ".0%"),
-                                       ("loss", "Loss (lower is better)", ".2f")):
-        charts.append(
-            alt.Chart(history[history["metric"] == metric]).mark_line(
-                strokeWidth=3, point=alt.OverlayMarkDef(size=50, filled=True)).encode(
-                x=alt.X("epoch:Q", title="Epoch", axis=alt.Axis(tickMinStep=1)),
-                y=alt.Y("value:Q", title=None, scale=alt.Scale(zero=False),
-                        axis=alt.Axis(format=axis_format)),
-                color=alt.Color("run:N", title="Run", scale=alt.Scale(scheme="category10"),
-                                legend=alt.Legend(orient="bottom", direction="vertical",
-                                                  labelLimit=500, symbolType="stroke")),
-                strokeDash=alt.StrokeDash("split:N", scale=dashes, legend=None),
-                tooltip=["run", "split", "epoch", alt.Tooltip("value:Q", format=".4f")],
-            ).properties(title=alt.Title(title, subtitle="solid: training set · dashed: test set",
-                                         subtitleFontSize=14), width=315, height=260)
-        )
-    return (alt.hconcat(*charts).configure_axis(**FONT_SIZES)
-            .configure_legend(labelFontSize=14, titleFontSize=14, symbolStrokeWidth=3)
-            .configure_title(fontSize=17))
+    return (
+        alt.Chart(history[history["metric"] == metric]).mark_line(
+            strokeWidth=3, point=alt.OverlayMarkDef(size=50, filled=True)).encode(
+            x=alt.X("epoch:Q", title="Epoch", axis=alt.Axis(tickMinStep=1, format="d")),
+            y=alt.Y("value:Q", title=None, scale=alt.Scale(zero=False),
+                    axis=alt.Axis(format=axis_format)),
+            color=alt.Color("run:N", title="Run", scale=alt.Scale(scheme="category10"),
+                            legend=alt.Legend(orient="bottom", direction="vertical",
+                                              labelLimit=290, symbolType="stroke")),
+            # Solid: training set, dashed: test set (the legend is themed: a subtitle was
+            # black on the dark theme's black).
+            strokeDash=alt.StrokeDash("split:N", title=None, scale=dashes,
+                                      legend=alt.Legend(orient="top", symbolType="stroke",
+                                                        labelExpr="datum.label + ' set'")),
+            tooltip=["run", "split", "epoch", alt.Tooltip("value:Q", format=".4f")],
+        ).properties(title=alt.Title(title, anchor="start"), height=200, padding=PADDING)
+        .configure_axis(**FONT_SIZES)
+        .configure_legend(labelFontSize=14, titleFontSize=14, symbolStrokeWidth=3)
+        .configure_title(fontSize=17)
+    )
 
 
-def training_frame(batch_points: tuple[BatchPoint, ...], epoch_points: tuple[EpochPoint, ...],
-                   metric: str) -> pd.DataFrame:
-    """Long-form chart data: per-batch training curve and per-epoch test points."""
-    rows = [
-        {"epoch": point.epoch_progress, "value": getattr(point, metric), "set": "Training"}
-        for point in batch_points
-    ]
+SMOOTHING_EPOCHS = 0.1  # the training curve averages about the last tenth of an epoch
+MIN_SPAN = {True: 0.01, False: 0.02}  # the y axis spans at least 1 point of accuracy, 0.02 loss
+TRAINING, TEST = "Training", "Test set"
+
+
+@dataclass(frozen=True)
+class BatchWindow:
+    """The batches between two progress reports: how many, and their mean loss and accuracy."""
+
+    epoch_progress: float  # epochs done at the window's end
+    batches: int
+    loss: float
+    accuracy: float
+
+
+def batch_windows(points: Sequence[BatchPoint], steps_per_epoch: int) -> list[BatchWindow]:
+    """Per-window batch means, recovered from Keras' running averages over the epoch so far.
+
+    A report n steps into an epoch carries the mean of its first n batches; the batches
+    between two reports (n1 < n2) thus average (avg2 * n2 - avg1 * n1) / (n2 - n1). The first
+    report of an epoch starts from n1 = 0, so nothing carries over from the last epoch.
+    """
+    windows: list[BatchWindow] = []
+    epoch, steps, loss, accuracy = -1, 0, 0.0, 0.0  # the last report used
+    for point in points:
+        total = round(point.epoch_progress * steps_per_epoch)  # steps since the run started
+        if total < 1:
+            continue
+        this_epoch, into = divmod(total - 1, steps_per_epoch)
+        into += 1  # steps into this epoch: 1..steps_per_epoch
+        if this_epoch != epoch:
+            epoch, steps, loss, accuracy = this_epoch, 0, 0.0, 0.0
+        batches = into - steps
+        if batches <= 0:
+            continue  # the same step again (the epoch's end is reported twice)
+        windows.append(BatchWindow(
+            point.epoch_progress, batches,
+            max(0.0, (point.loss * into - loss * steps) / batches),
+            min(1.0, max(0.0, (point.accuracy * into - accuracy * steps) / batches)),
+        ))
+        steps, loss, accuracy = into, point.loss, point.accuracy
+    return windows
+
+
+def smoothed(windows: Sequence[BatchWindow], span: float, metric: str) -> list[float]:
+    """An exponential moving average of a metric over batches (time constant `span`
+    batches) at each window's end: across epoch boundaries, so the curve never jumps there.
+    It starts at the first window's value (weights renormalised, no bias towards 0)."""
+    decay = math.exp(-1.0 / max(span, 1.0))
+    total = weight = 0.0
+    values = []
+    for window in windows:
+        keep = decay ** window.batches
+        total = keep * total + (1.0 - keep) * getattr(window, metric)
+        weight = keep * weight + (1.0 - keep)
+        values.append(total / weight)
+    return values
+
+
+def training_frame(batch_points: Sequence[BatchPoint], epoch_points: Sequence[EpochPoint],
+                   metric: str, steps_per_epoch: int | None = None) -> pd.DataFrame:
+    """Long-form chart data: the training curve (a moving average over the latest batches,
+    if `steps_per_epoch` is known; else Keras' running average over each epoch) and the
+    per-epoch test points."""
+    if steps_per_epoch:
+        windows = batch_windows(batch_points, steps_per_epoch)
+        values = smoothed(windows, SMOOTHING_EPOCHS * steps_per_epoch, metric)
+        rows = [{"epoch": window.epoch_progress, "value": value, "set": TRAINING}
+                for window, value in zip(windows, values, strict=True)]
+    else:
+        rows = [{"epoch": point.epoch_progress, "value": getattr(point, metric),
+                 "set": TRAINING} for point in batch_points]
     rows += [
-        {"epoch": point.epoch, "value": getattr(point, f"val_{metric}"), "set": "Test set"}
+        {"epoch": point.epoch, "value": getattr(point, f"val_{metric}"), "set": TEST}
         for point in epoch_points
         if getattr(point, f"val_{metric}") is not None
     ]
     return pd.DataFrame(rows, columns=["epoch", "value", "set"])
 
 
+def y_domain(frame: pd.DataFrame, as_percent: bool) -> list[float] | None:
+    """The y range that shows the later half of the run so far (the first batches, far
+    worse, would flatten everything after them): its points' range, padded."""
+    if frame.empty:
+        return None
+    recent = frame[frame["epoch"] >= frame["epoch"].max() / 2]
+    values = (recent if len(recent) >= 2 else frame)["value"].astype(float)
+    low, high = float(values.min()), float(values.max())
+    span = max(high - low, MIN_SPAN[as_percent])
+    middle = (low + high) / 2
+    low, high = middle - span * 0.65, middle + span * 0.65  # 15% of the span spare each side
+    if as_percent and high > 1.0:
+        low, high = low - (high - 1.0), 1.0
+    if low < 0.0:
+        low, high = 0.0, high - low
+    return [low, high]
+
+
 def metric_chart(frame: pd.DataFrame, title: str, epochs: int, as_percent: bool) -> dict:
-    """A line chart of one metric against epochs, training vs. test set (Vega-Lite spec)."""
+    """A line chart of one metric against epochs: training (solid blue) vs. test set (dashed
+    orange, a dot per epoch), the y axis zoomed on the later epochs (Vega-Lite spec)."""
     # A plain spec, not Altair: rebuilt twice a second while a run trains, and Altair's
     # schema checks took ~50 ms of server CPU per chart.
+    domain = y_domain(frame, as_percent)
+    span = (domain[1] - domain[0]) if domain else 1.0
+    if as_percent:
+        axis_format = ".1%" if span < 0.1 else ".0%"
+    else:
+        axis_format = ".3f" if span < 0.05 else ".2f"
+    y_scale: dict[str, Any] = {"zero": False, "nice": False}
+    if domain:
+        y_scale["domain"] = domain
+    sets = [TRAINING, TEST]
     encoding = {
+        # A little room right of the last epoch: its test dot is not cut in half.
         "x": {"field": "epoch", "type": "quantitative", "title": "Epoch",
-              "scale": {"domain": [0, epochs]}, "axis": {"tickMinStep": 1}},
-        "y": {"field": "value", "type": "quantitative", "scale": {"zero": not as_percent},
-              "axis": {"format": ".0%" if as_percent else ".2f", "title": None}},
+              "scale": {"domain": [0, epochs * 1.03], "nice": False},
+              "axis": {"tickMinStep": 1, "format": "d"}},
+        "y": {"field": "value", "type": "quantitative", "scale": y_scale,
+              "axis": {"format": axis_format, "title": None, "tickCount": 5}},
         "color": {"field": "set", "type": "nominal", "title": None,
-                  "scale": {"domain": ["Training", "Test set"], "range": [TRAIN_COLOR, TEST_COLOR]},
-                  "legend": {"orient": "bottom", "labelFontSize": 15, "symbolSize": 200}},
+                  "scale": {"domain": sets, "range": [TRAIN_COLOR, TEST_COLOR]},
+                  "legend": {"orient": "top", "labelFontSize": 17, "symbolSize": 400,
+                             "symbolStrokeWidth": 4, "symbolType": "stroke",
+                             "labelLimit": 300}},
+        "strokeDash": {"field": "set", "type": "nominal", "title": None,
+                       "scale": {"domain": sets, "range": [[1, 0], [9, 5]]}},
         "tooltip": [{"field": "epoch", "type": "quantitative", "format": ".2f"},
                     {"field": "value", "type": "quantitative", "format": ".4f"},
                     {"field": "set", "type": "nominal"}],
     }
-    few = (frame["set"] == "Training").sum() < FEW_POINTS  # a line needs points to be seen
+    few = (frame["set"] == TRAINING).sum() < FEW_POINTS  # a line needs points to be seen
     training_points = {"size": 60, "filled": True} if few else False
     return {
         "layer": [
-            {"mark": {"type": "line", "strokeWidth": 3, "point": training_points},
-             "encoding": encoding, "transform": [{"filter": "(datum.set === 'Training')"}]},
-            {"mark": {"type": "line", "strokeWidth": 3, "point": {"size": 120, "filled": True}},
-             "encoding": encoding, "transform": [{"filter": "(datum.set === 'Test set')"}]},
+            {"mark": {"type": "line", "strokeWidth": 4, "clip": True, "point": training_points},
+             "encoding": encoding, "transform": [{"filter": f"(datum.set === '{TRAINING}')"}]},
+            {"mark": {"type": "line", "strokeWidth": 4, "clip": True,
+                      "point": {"size": 150, "filled": True}},
+             "encoding": encoding, "transform": [{"filter": f"(datum.set === '{TEST}')"}]},
         ],
         "title": title,
-        "height": 280,
-        "config": {"axis": FONT_SIZES, "title": {"fontSize": 20}},
+        "height": TRAINING_PLOT_HEIGHT,
+        "autosize": FIT_WIDTH,
+        "padding": PADDING,
+        "config": {"axis": BIG_FONT_SIZES, "title": {"fontSize": 21, "anchor": "start"}},
     }
 
 
@@ -195,15 +315,17 @@ PROBABILITY_SPEC = {
         "x": {"field": "digit", "type": "nominal", "title": None, "sort": None,
               "axis": {"labelAngle": 0}},
         "y": {"field": "probability", "type": "quantitative", "title": None,
-              "scale": {"domain": [0, 1]}, "axis": {"format": ".0%", "tickCount": 5}},
+              "scale": {"domain": [0, 1]}, "axis": {"format": ".0%", "values": [0, 0.5, 1]}},
         "color": {"field": "best", "type": "nominal", "legend": None,
                   "scale": {"domain": [True, False], "range": [TEST_COLOR, NEUTRAL_COLOR]}},
         "tooltip": [{"field": "digit", "type": "nominal"},
                     {"field": "probability", "type": "quantitative", "format": ".1%"}],
     },
-    "title": "How likely each digit is",
-    "height": 200,
-    "config": {"axis": {"labelFontSize": 18, "titleFontSize": 16}, "title": {"fontSize": 18}},
+    "title": {"text": "How likely each digit is", "anchor": "start"},
+    "height": 140,  # px of plot area
+    "autosize": FIT_WIDTH,
+    "padding": PADDING,
+    "config": {"axis": {"labelFontSize": 17, "titleFontSize": 16}, "title": {"fontSize": 18}},
 }
 
 
@@ -220,7 +342,9 @@ CHARTS = {
 def chart_spec(name: str, *args: Any) -> dict[str, Any]:
     """The Vega-Lite spec of one of CHARTS for these inputs, built once (building and
     checking an Altair chart takes tens of milliseconds)."""
-    return CHARTS[name](*args).to_dict()
+    spec = CHARTS[name](*args).to_dict()
+    spec["autosize"] = FIT_WIDTH  # its height is the plot's, its width the column's
+    return spec
 
 
 def show_chart(name: str, *args: Any, width: Any = "stretch") -> None:

@@ -9,13 +9,18 @@ import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
 from mnist_core.constants import CANVAS_SIZE, IMAGE_SIZE, STROKE_WIDTH
-from mnist_core.preprocess import canvas_to_mnist
+from mnist_core.errors import MnistStudioError
+from mnist_core.naming import model_label, percent, run_numbers
+from mnist_core.preprocess import INK_THRESHOLD, canvas_ink, canvas_to_mnist
 from ui.charts import probability_chart
+from ui.inside import inside_ui
 from ui.parts import digit_pixels
+from ui.resources import model_store
 from ui.session import Session, load_model
 
 PREVIEW_SCALE = 6  # the 28x28 input is shown 6x enlarged (168 px), pixel for pixel
 LOW_CONFIDENCE = 0.6  # below this, the app says it is not sure
+TOO_SMALL = 0.15  # ink whose longest side is under this share of the canvas: a speck
 ASSETS = Path(__file__).resolve().parent / "assets"
 canvas_shortcuts = st.components.v2.component(
     "mnist_studio.canvas_shortcuts", js=(ASSETS / "canvas_shortcuts.js").read_text())
@@ -62,24 +67,66 @@ def top_two(probabilities: np.ndarray) -> tuple[int, int]:
     return int(best), int(second)
 
 
-def prediction_ui(probabilities: np.ndarray | None) -> None:
-    """The predicted digit, large, and how sure the model is (a hint if nothing is drawn)."""
+def prediction_ui(probabilities: np.ndarray | None, too_small: bool = False) -> None:
+    """The predicted digit, large, and how sure the model is; a hint instead if nothing (or
+    only a speck) is drawn. Sized by page.css for the width there is."""
     with st.container(key="prediction"):
-        if probabilities is None:
+        if too_small:
+            st.markdown("### :material/zoom_in: That is very small", anchors=False)
+            st.caption("Draw the digit big, filling the box.")
+        elif probabilities is None:
             st.markdown("### :material/gesture: Draw a digit in the black box", anchors=False)
             st.caption("Use your mouse or finger. Draw big, one digit, like on a form.")
-            return
-        best, second = top_two(probabilities)
-        confidence = float(probabilities[best])
-        st.markdown(
-            f"<div style='font-size:9rem;font-weight:700;line-height:1'>{best}</div>",
-            unsafe_allow_html=True,
-        )
-        if confidence < LOW_CONFIDENCE:
-            st.markdown(f"#### Not sure — maybe {best} or {second} ({confidence:.0%})",
-                        anchors=False)
         else:
-            st.markdown(f"#### {confidence:.0%} sure", anchors=False)
+            best, second = top_two(probabilities)
+            confidence = float(probabilities[best])
+            sure = (f"Not sure — maybe {best} or {second} ({confidence:.0%})"
+                    if confidence < LOW_CONFIDENCE else f"{confidence:.0%} sure")
+            # A space between the two: the text reads "7 97% sure", not "797% sure".
+            st.markdown(f"<div class='answer-digit'>{best}</div> "
+                        f"<div class='answer-sure'>{sure}</div>", unsafe_allow_html=True)
+
+
+def guessing_ui(model_name: str | None, guessing: bool) -> None:
+    """Which model guesses (outside the prediction: a blank canvas shows no figure there)."""
+    if model_name:
+        st.caption(f"{'Guessing' if guessing else 'Model'}: {model_name}")
+
+
+def ink_extent(drawing: np.ndarray) -> int:
+    """The longest side, in canvas pixels, of the ink's bounding box (0 if there is none)."""
+    mask = canvas_ink(drawing) > INK_THRESHOLD
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    if not rows.size:
+        return 0
+    return int(max(rows[-1] - rows[0], cols[-1] - cols[0]) + 1)
+
+
+def is_too_small(drawing: np.ndarray | None) -> bool:
+    """Whether the drawing is a speck: some ink, but far too little to be read as a digit."""
+    if drawing is None:
+        return False
+    extent = ink_extent(drawing) * CANVAS_SIZE / max(drawing.shape[:2])  # in 280 px units
+    return 0 < extent < TOO_SMALL * CANVAS_SIZE
+
+
+def guessing_label(session: Session) -> str | None:
+    """How the Draw tab names the sidebar's model: 'quickstart · 97.7%', 'Run 3 · …'."""
+    choice = session.choice
+    if choice is None:
+        return None
+    if choice.job_id is not None:
+        job = session.job(choice.job_id)
+        accuracy = f" · {percent(job.test_accuracy)}" if job and job.test_accuracy else ""
+        return f"{choice.name}{accuracy}"
+    try:
+        infos = model_store().list_models()
+    except (OSError, MnistStudioError):
+        return choice.name
+    info = next((info for info in infos if info.ref == choice.ref), None)
+    if info is None or info.metadata is None:
+        return choice.name
+    return model_label(info, run_numbers(infos).get(info.ref))
 
 
 def model_view_ui(image: np.ndarray) -> None:
@@ -90,32 +137,58 @@ def model_view_ui(image: np.ndarray) -> None:
 
 
 @st.fragment
-def draw_area(session: Session) -> None:
-    """Canvas, prediction, probabilities and the model's view (reruns alone on each stroke)."""
-    row = st.container(horizontal=True, gap="large")
-    with row.container(width=CANVAS_SIZE + 16):
-        drawing = canvas_ui()
-    image = canvas_to_mnist(drawing) if drawing is not None else None
-    with row.container(width="stretch"):
-        # The same layout whether or not there is a drawing, so that each stroke updates
-        # the answer in place instead of swapping one layout for another.
-        answer, view = st.columns([1, 1], vertical_alignment="top")
-        if image is None:
-            with answer:
-                prediction_ui(None)  # the hint first: no need to wait for TensorFlow
-            load_model(session)  # ready before the first stroke; shows problems
-            return
-        model = load_model(session)
-        if model is None:
-            return
-        from mnist_core.evaluate import predict_proba  # TensorFlow is loaded: a model exists
+def draw_area(session: Session, model_name: str | None = None) -> None:
+    """Canvas, prediction, probabilities and the model's view (reruns alone on each stroke),
+    then, when asked for, the inside of the network for this drawing."""
+    shown = draw_row(session, model_name)
+    look = st.toggle("Look inside the network", key="inside_open",
+                     help="Which hidden units your drawing lights up, what they look for, "
+                     "and which pixels made the answer. Redrawn with every stroke.")
+    if look and shown is not None:
+        inside_ui(*shown)
+    elif look:
+        st.caption("Draw a digit to see inside the network.")
 
-        probabilities = predict_proba(model, image)[0]  # (10,)
+
+def draw_row(session: Session, model_name: str | None = None
+             ) -> tuple[object, np.ndarray] | None:
+    """Canvas, answer, model view and probabilities; the model and 28x28 image, if any.
+
+    Four boxes in a row that page.css lays out as a grid for the width there is: answer and
+    model view beside the canvas, probabilities under them (desktop); answer and view beside
+    the canvas (projector, tablet); a compact answer beside the canvas, the rest below (phone).
+    """
+    # The same boxes whether or not there is a drawing, so that each stroke updates the
+    # answer in place instead of swapping one layout for another.
+    with st.container(key="draw_area", horizontal=True, gap="large"):
+        with st.container(key="draw_canvas", width=CANVAS_SIZE):
+            drawing = canvas_ui()
+        answer = st.container(key="draw_answer")
+        view = st.container(key="draw_view", width="content")
+        chart = st.container(key="draw_chart")
+    image = canvas_to_mnist(drawing) if drawing is not None else None
+    too_small = is_too_small(drawing)
+    if image is None:
         with answer:
-            prediction_ui(probabilities)
-        with view.container(key="model_view"):
-            model_view_ui(image)
-        st.vega_lite_chart(*probability_chart(probabilities), width="stretch")
+            prediction_ui(None, too_small)  # no need to wait for TensorFlow
+            guessing_ui(model_name, guessing=False)
+        load_model(session)  # ready before the first stroke; shows problems
+        return None
+    model = load_model(session)
+    if model is None:
+        return None
+    from mnist_core.evaluate import predict_proba  # TensorFlow is loaded: a model exists
+
+    probabilities = predict_proba(model, image)[0]  # (10,)
+    with answer:
+        prediction_ui(probabilities, too_small)
+        guessing_ui(model_name, guessing=not too_small)
+    with view.container(key="model_view"):
+        model_view_ui(image)
+    if not too_small:
+        with chart:
+            st.vega_lite_chart(*probability_chart(probabilities), width="stretch")
+    return model, image
 
 
 def draw_tab(session: Session) -> None:
@@ -125,4 +198,4 @@ def draw_tab(session: Session) -> None:
         "to 28×28 pixels and centred, like the images it learned from."
     )
     st.space("small")  # room for the canvas toolbar
-    draw_area(session)
+    draw_area(session, guessing_label(session))  # named once per page run, not per stroke

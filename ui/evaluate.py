@@ -54,10 +54,11 @@ def evaluation_ui(session: Session) -> None:
         st.error(f"Can't evaluate this model: {plain(e)}")
         return
     evaluation_metrics_ui(evaluation)
-    matrix, digits = st.columns([1.25, 1], gap="large")
+    # Side by side, or one above the other on a narrow screen (page.css: eval_charts).
+    matrix, digits = st.container(key="eval_charts").columns([1.25, 1], gap="large")
     with matrix, st.container(key="confusion"):
         st.markdown("#### Confusion matrix", anchors=False)
-        show_chart("confusion", evaluation.confusion, width="content")
+        show_chart("confusion", evaluation.confusion)
         st.caption("Rows: the true digit. Columns: what the model said. The diagonal (green) "
                    "is right; every other number is a mistake, darker = more often.")
     with digits:
@@ -163,7 +164,11 @@ def compare_ui(session: Session) -> None:
         st.warning(f"Could not read a run's saved figures: {plain(e)}")
         return
     history["run"] = history["run"].map(labels)
-    show_chart("history", history, width="content")
+    with st.container(key="compare_charts"):  # page.css stacks them on a narrow screen
+        for column, metric in zip(st.columns(2, gap="large"), ("accuracy", "loss"),
+                                  strict=True):
+            with column:
+                show_chart("history", history, metric)
     with st.container(key="compare"):
         st.table(compare_table(summary, labels), hide_index=True)
     st.caption(
@@ -178,11 +183,12 @@ def compare_ui(session: Session) -> None:
 def compare_table(summary: list[compare.RunSummary], labels: dict[str, str]) -> pd.DataFrame:
     """The compared runs' settings and final figures, one row per run, as shown."""
     return pd.DataFrame([
-        {"Run": labels.get(row.ref, row.ref), "Net": row.arch.upper(),
-         "Epochs": setting(row.epochs), "Dropout": setting(row.dropout),
-         "Batch": setting(row.batch_size), "Learning rate": setting(row.learning_rate),
-         "Train acc.": percent(row.train_accuracy), "Test acc.": percent(row.test_accuracy),
+        # The figures first: on a phone the table scrolls sideways, the settings last.
+        {"Run": labels.get(row.ref, row.ref),
+         "Test acc.": percent(row.test_accuracy), "Train acc.": percent(row.train_accuracy),
          "Gap": percent(row.gap), "Test loss": "-" if row.test_loss is None
-         else f"{row.test_loss:.3f}"}
+         else f"{row.test_loss:.3f}",
+         "Epochs": setting(row.epochs), "Dropout": setting(row.dropout), "Net": row.arch.upper(),
+         "Batch": setting(row.batch_size), "Learning rate": setting(row.learning_rate)}
         for row in summary
     ])

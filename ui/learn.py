@@ -15,7 +15,7 @@ from mnist_core.data import MnistData
 from mnist_core.errors import MnistStudioError
 from ui.charts import show_chart
 from ui.format import math_number, percent, percent_math
-from ui.parts import digit_pixels, loading_slot
+from ui.parts import digit_pixels, figures_row, loading_slot
 from ui.resources import (
     mnist_data,
     mnist_overview,
@@ -45,20 +45,26 @@ model = tf.keras.models.Sequential([
 
 
 PREDICT_CODE = """\
-predictions = model(x_train[:1]).numpy()      # logits
-tf.nn.softmax(predictions).numpy()             # probabilities
+predictions = model(x_train[:1]).numpy()  # logits
+tf.nn.softmax(predictions).numpy()  # probabilities
 loss_fn = tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-loss_fn(y_train[:1], predictions).numpy()      # loss"""
+loss_fn(y_train[:1], predictions).numpy()  # loss"""
 
 
+# Each comment on a line of its own: on a narrow screen the code wraps, and comments
+# aligned at the end of long lines wrapped onto lines of their own anyway.
 FIT_CODE = """\
-model.compile(optimizer='adam',               # Train tab › Advanced: learning rate
-              loss=loss_fn,                   # the loss of step 3
+# Train tab › Advanced: the learning rate; the loss of step 3
+model.compile(optimizer='adam',
+              loss=loss_fn,
               metrics=['accuracy'])
-model.fit(x_train, y_train, epochs=5)         # Train tab: Epochs, Dropout, Train
-model.evaluate(x_test,  y_test, verbose=2)    # Evaluate tab
+# Train tab: Epochs, Dropout, Train
+model.fit(x_train, y_train, epochs=5)
+# Evaluate tab
+model.evaluate(x_test,  y_test, verbose=2)
+# Draw tab: your own digits
 probability_model = tf.keras.Sequential([model, tf.keras.layers.Softmax()])
-probability_model(x_test[:5])                 # Draw tab: your own digits"""
+probability_model(x_test[:5])"""
 
 
 LAYER_NOTES = {  # by layer name in mnist_core.model
@@ -100,17 +106,17 @@ def learn_body(session: Session) -> None:
 def learn_data_ui(data: MnistData) -> None:
     """Step 1: the data set, its shapes, its pixel values, and some of its digits."""
     st.subheader("1 · The data: 70,000 handwritten digits", anchor=False)
-    st.code(DATA_CODE, language="python")
+    st.code(DATA_CODE, language="python", wrap_lines=True)
     overview = mnist_overview()
     with st.container(key="learn_data"):
-        columns = st.columns(3)
-        columns[0].metric("x_train.shape", str(overview.train_shape),
-                          help="60,000 training images of 28 × 28 pixels.")
-        columns[1].metric("x_test.shape", str(overview.test_shape),
-                          help="10,000 test images, kept apart to check the trained model.")
+        row = figures_row("figures_learn_data")
+        row.metric("x_train.shape", str(overview.train_shape),
+                   help="60,000 training images of 28 × 28 pixels.")
+        row.metric("x_test.shape", str(overview.test_shape),
+                   help="10,000 test images, kept apart to check the trained model.")
         low, high = overview.scaled_range
-        columns[2].metric("Pixel values", f"{overview.raw_range[0]}–{overview.raw_range[1]} → "
-                          f"{low:.1f}–{high:.1f}", help="Before and after dividing by 255.0.")
+        row.metric("Pixel values", f"{overview.raw_range[0]}–{overview.raw_range[1]} → "
+                   f"{low:.1f}–{high:.1f}", help="Before and after dividing by 255.0.")
     counts = overview.train_counts
     st.markdown(
         f"Each image is 28 × 28 = 784 numbers, one per pixel, from **{overview.raw_range[0]}** "
@@ -150,7 +156,7 @@ def learn_model_ui() -> None:
     rows = lesson.layer_lessons(quickstart_layers())
     total = sum(row.params for row in rows)
     st.subheader(f"2 · The model: {len(rows)} layers, {total:,} numbers to learn", anchor=False)
-    st.code(MODEL_CODE, language="python")
+    st.code(MODEL_CODE, language="python", wrap_lines=True)
     table = pd.DataFrame(
         [{"Layer": row.kind, "Output shape": row.output_shape, "Parameters": f"{row.params:,}",
           "Where they come from": row.formula, "What it does": LAYER_NOTES.get(row.name, "")}
@@ -175,12 +181,12 @@ def explain_image(model: Any, image: np.ndarray, label: int) -> lesson.Explanati
 def loss_metrics_ui(explanation: lesson.Explanation, key: str) -> None:
     """The loss on the image, beside ln 10 (the loss of a blind guess)."""
     with st.container(key=key):
-        left, right = st.columns(2)
-        left.metric("Loss", f"{explanation.loss:.2f}" if explanation.loss >= 0.1
-                    else f"{explanation.loss:.3f}",
-                    help="−ln(probability the model gives the true digit).")
-        right.metric("ln 10", f"{explanation.uniform_loss:.2f}",
-                     help="The loss of a blind guess that gives every digit 1/10.")
+        row = figures_row(f"figures_{key}")
+        row.metric("Loss", f"{explanation.loss:.2f}" if explanation.loss >= 0.1
+                   else f"{explanation.loss:.3f}",
+                   help="−ln(probability the model gives the true digit).")
+        row.metric("ln 10", f"{explanation.uniform_loss:.2f}",
+                   help="The loss of a blind guess that gives every digit 1/10.")
 
 
 def logits_text(untrained: lesson.Explanation, trained: lesson.Explanation) -> str:
@@ -237,14 +243,17 @@ def learn_prediction_ui(session: Session) -> None:
     """Step 3: one training image through the untrained and a trained model, side by side,
     each number beside its explanation (reruns alone when another image is picked)."""
     st.subheader("3 · One image through the model: logits → softmax → loss", anchor=False)
-    st.code(PREDICT_CODE, language="python")
+    st.code(PREDICT_CODE, language="python", wrap_lines=True)
     data = mnist_data()
     choice, note = lesson_choice(session)
     trained_model = load_model(session, choice)
     if trained_model is None:
         return
     widths = [1.35, 1, 1]
-    picker, untrained_head, trained_head = st.columns(widths, gap="medium")
+    # Rows of explanation | untrained | trained; on a narrow screen page.css puts each
+    # explanation above its two charts (key learn_explain).
+    explain = st.container(key="learn_explain")
+    picker, untrained_head, trained_head = explain.columns(widths, gap="medium")
     with picker:
         index = st.number_input(
             "Training image", 0, len(data.x_train) - 1, value=0, step=1, key="learn_image",
@@ -266,7 +275,7 @@ def learn_prediction_ui(session: Session) -> None:
          lambda e: show_chart("probabilities", e)),
         (loss_text(untrained, trained), "learn_loss", None),
     ):
-        explain_column, untrained_column, trained_column = st.columns(
+        explain_column, untrained_column, trained_column = explain.columns(
             widths, gap="medium", vertical_alignment="center")
         with explain_column.container(key=f"{key}_text"):
             st.markdown(text)
@@ -284,7 +293,7 @@ def learn_prediction_ui(session: Session) -> None:
 def learn_fit_ui() -> None:
     """Step 4: compile, fit, evaluate, and where each happens in this app."""
     st.subheader("4 · Train and evaluate: this happens in the other tabs", anchor=False)
-    st.code(FIT_CODE, language="python")
+    st.code(FIT_CODE, language="python", wrap_lines=True)
     steps = lesson.steps_per_epoch(60_000, DEFAULTS.batch_size)
     st.markdown(
         f"**Epochs.** `fit` goes through all 60,000 training images once per epoch, in "

@@ -28,12 +28,20 @@ def loading_slot() -> Any:
 
 def figures_row_ui(key: str, accuracy: float | None, loss: float | None,
                     third: tuple[str, str]) -> None:
-    """Test accuracy (in a container with `key`), test loss, and one more figure, in a row."""
-    columns = st.columns(3)
-    with columns[0].container(key=key):
+    """Test accuracy (in a container with `key`), test loss, and one more figure, in a row
+    that wraps onto a second line where they don't fit (page.css: `figures`)."""
+    row = figures_row(f"figures_{key}")
+    with row.container(key=key):
         st.metric("Test accuracy", percent(accuracy),
                   help="Share of the 10,000 test images (never used for training) it gets right.")
-    columns[1].metric("Test loss", "-" if loss is None else f"{loss:.3f}",
-                      help="Average −ln(probability of the true digit). "
-                           "Lower is better; a blind guess scores ln 10 = 2.303.")
-    columns[2].metric(*third)
+    row.metric("Test loss", "-" if loss is None else f"{loss:.3f}",
+               help="Average −ln(probability of the true digit). "
+                    "Lower is better; a blind guess scores ln 10 = 2.303.")
+    row.metric(*third)
+
+
+def figures_row(key: str) -> Any:
+    """A row of st.metric figures, each as wide as its value needs at least: they share the
+    width equally, and wrap onto more lines on a narrow screen instead of being cut off.
+    `key` must start with "figures" (page.css styles these rows)."""
+    return st.container(key=key, horizontal=True, gap="medium")

@@ -4,12 +4,10 @@ warm-up: TensorFlow is imported in a thread once the first page is sent."""
 from __future__ import annotations
 
 import gc
-import hashlib
 import importlib
 import sys
 import threading
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -19,7 +17,7 @@ from mnist_core import lesson
 from mnist_core.constants import IMAGE_SIZE
 from mnist_core.data import MnistData, candidate_sources, load_mnist
 from mnist_core.errors import MnistStudioError
-from mnist_core.store import ModelStore
+from mnist_core.store import ModelStore, file_sha256
 
 if TYPE_CHECKING:  # these import TensorFlow: only ever imported lazily
     from mnist_core.jobs import JobManager
@@ -144,7 +142,7 @@ def cached_model(models_root: str, ref: str, mtime_ns: int) -> Any:
 @st.cache_data(max_entries=256, show_spinner=False)
 def file_fingerprint(path: str, mtime_ns: int, size: int) -> str:
     """sha256 of a model file, read once per (path, modification time, size)."""
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    return file_sha256(path)
 
 
 @st.cache_resource(max_entries=32, show_spinner=False)

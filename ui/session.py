@@ -105,7 +105,7 @@ def model_options(session: Session, everyone: bool = True,
                                                       dict[str, ModelInfo]]:
     """The picker's options and labels: shipped models, unsaved runs of this session, saved
     runs (only this session's and those in `keep` unless `everyone`); and the store's infos."""
-    infos = {info.ref: info for info in model_store().list_models()}
+    infos = {info.ref: info for info in model_store().list_models() if info.usable}
     jobs = session.jobs()
     mine = {job.ref for job in jobs if job.ref} | {
         ref for ref, info in infos.items()
@@ -118,7 +118,7 @@ def model_options(session: Session, everyone: bool = True,
             if not info.shipped and (everyone or ref in mine or ref in keep)]
     unsaved = []
     for job in reversed(jobs):
-        if job.ref is None and job.status.done and job.test_accuracy is not None:
+        if job.ref is None and job.model is not None:  # finished, not saved, still kept
             option = ModelChoice(job_id=job.job_id).option
             unsaved.append(option)
             labels[option] = (f"★ Your run · {plural(job.config.epochs, 'epoch')} · dropout "
@@ -149,7 +149,8 @@ def load_model(session: Session, choice: ModelChoice | None = None) -> Any:
         job = session.job(choice.job_id)
         model = None if job is None else job.model
         if model is None:
-            st.error("That unsaved model is gone (the server was restarted). Pick another.")
+            st.error("That unsaved model is gone (the server was restarted, or it was one of "
+                     "many that could not be saved). Pick another.")
         return model
     store = model_store()
     try:

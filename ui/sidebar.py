@@ -86,6 +86,8 @@ def adopt_finished_run(session: Session) -> None:
     del st.session_state[WATCHED]
     if job.test_accuracy is None:  # failed or cancelled: the run panel says why
         return
+    if job.ref is None and job.model is None:  # not saved and no longer kept
+        return
     if st.session_state.get("picked_at", 0.0) > job.submitted:
         st.toast(f"Your run is done: {percent(job.test_accuracy)} on the test images. "
                  "Pick it in the sidebar to draw with it.", icon=":material/check_circle:")
