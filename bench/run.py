@@ -295,8 +295,80 @@ def bench_memory(sessions: int) -> None:
           f"images (179 MiB each) in the server: {copies} (target 1: {data})")
 
 
+INSIDE_MEDIAN_MS, INSIDE_P95_MS, INSIDE_SERVER_P95_MS = 150, 300, 30
+
+
+def bench_inside(strokes: int) -> None:
+    """Issue 15: a stroke with the Inside view open, on the server and in Chromium."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    from mnist_core.evaluate import predict_proba
+    from mnist_core.inside import dense_weights, look_inside
+    from mnist_core.preprocess import canvas_to_mnist
+    from mnist_core.store import ModelStore
+    from mnist_core.strokes import drawn_digit_paths, render_drawn_digits
+    from ui.inside import UNIT_PICTURES, activation_grid, diverging
+
+    def png(pixels: np.ndarray) -> None:  # what st.image does with each picture
+        Image.fromarray(pixels).save(io.BytesIO(), format="PNG")
+
+    model = ModelStore().load("quickstart")
+    weights = dense_weights(model)
+    canvases, _ = render_drawn_digits(200, seed=1)
+    predict_proba(model, np.zeros((28, 28), np.float32))
+    server_ms = []
+    for canvas in canvases:
+        start = time.perf_counter()
+        image = canvas_to_mnist(canvas)
+        if image is None:
+            continue
+        predict_proba(model, image)
+        inside = look_inside(weights, image)
+        png(activation_grid(inside))
+        png(diverging(inside.pixel_maps[inside.winner], 6))
+        png(diverging(inside.why_not(inside.winner, inside.runner_up), 6))
+        for unit in inside.units_for(inside.winner)[:UNIT_PICTURES]:
+            png(diverging(weights.unit_picture(int(unit)), 2))
+        png(diverging(weights.unit_picture(int(inside.units_for(inside.winner)[0])), 6))
+        server_ms.append((time.perf_counter() - start) * 1000)
+    p95 = percentile(server_ms, 95)
+    print(f"[15] Inside open, server side per stroke ({len(server_ms)} strokes): median "
+          f"{median(server_ms):.1f} ms, p95 {p95:.1f} ms (target p95 <= "
+          f"{INSIDE_SERVER_P95_MS} ms: {'ok' if p95 <= INSIDE_SERVER_P95_MS else 'MISSED'})")
+
+    base = scratch_dir("inside")
+    with running_app(copy_shipped_models(base / "models"), base / "server.log") as server, \
+            chromium_browser() as browser:
+        context = browser.new_context(viewport=VIEWPORT)
+        install_watch(context)
+        page = context.new_page()
+        page.set_default_timeout(60_000)
+        page.goto(f"{server.url}/?model=quickstart&tab=draw")
+        canvas_box(page)
+        wait_idle(page, timeout=120_000)
+        page.get_by_text("Look inside the network").click()
+        wait_idle(page)
+        warm_up, *digits = drawn_digit_paths(40, seed=7)
+        draw_digit(page, warm_up[1])
+        results = []
+        for _, paths in digits:
+            results += draw_digit(page, paths)
+            if len(results) >= strokes:
+                break
+    latency = [r.latency_ms for r in results]
+    ok = median(latency) <= INSIDE_MEDIAN_MS and percentile(latency, 95) <= INSIDE_P95_MS
+    print(f"[15b] Inside open, in Chromium, mouse-up -> new prediction (and the Inside "
+          f"pictures of the same update) on screen ({len(results)} strokes): median "
+          f"{median(latency):.0f} ms, p95 {percentile(latency, 95):.0f} ms (target median <= "
+          f"{INSIDE_MEDIAN_MS} ms, p95 <= {INSIDE_P95_MS} ms: {'ok' if ok else 'MISSED'})")
+
+
 SECTIONS = {"train": bench_train, "charts": bench_charts, "draw": bench_draw,
-            "browser": bench_browser, "startup": bench_startup, "memory": bench_memory}
+            "browser": bench_browser, "startup": bench_startup, "memory": bench_memory,
+            "inside": bench_inside}
 
 
 def main() -> None:
@@ -308,7 +380,7 @@ def main() -> None:
     parser.add_argument("--sessions", type=int, default=20,
                         help="open sessions for the memory section (default 20)")
     args = parser.parse_args()
-    sizes = {"draw": 200, "browser": 15, "memory": args.sessions}
+    sizes = {"draw": 200, "browser": 15, "memory": args.sessions, "inside": 15}
     for name in args.only.split(","):
         if name not in SECTIONS:
             parser.error(f"unknown section {name!r}: choose from {', '.join(SECTIONS)}")
