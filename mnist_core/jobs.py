@@ -416,6 +416,7 @@ def save_result(
 ) -> str:
     """Save a finished run (to a fresh runs/ ref unless one is given); returns the ref."""
     metadata = metadata_for(result, owner=owner)
-    ref = ref or store.new_run_ref(run_stem(result.config))  # reserved until saved
+    trained = result.epochs_completed if result.stopped else None
+    ref = ref or store.new_run_ref(run_stem(result.config, trained))  # reserved until saved
     store.save(result.model, metadata, ref)  # releases the reservation, saved or not
     return ref

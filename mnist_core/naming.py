@@ -34,9 +34,10 @@ def plural(count: int, noun: str) -> str:
     return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
-def run_stem(config: TrainConfig) -> str:
-    """A file-name stem for a run, e.g. 'mlp-e5-d0.20'."""
-    stem = f"{config.arch}-e{config.epochs}-d{config.dropout:.2f}"
+def run_stem(config: TrainConfig, epochs: int | None = None) -> str:
+    """A file-name stem for a run, e.g. 'mlp-e5-d0.20' (`epochs`: those it really trained,
+    for a stopped run)."""
+    stem = f"{config.arch}-e{config.epochs if epochs is None else epochs}-d{config.dropout:.2f}"
     return f"{stem}-aug" if config.augment else stem
 
 

@@ -46,3 +46,4 @@ def test_repeats_are_numbered_in_order():
 
 def test_run_stem_names_the_settings():
     assert run_stem(TrainConfig(epochs=3, dropout=0.5, augment=True)) == "mlp-e3-d0.50-aug"
+    assert run_stem(TrainConfig(epochs=20), epochs=3) == "mlp-e3-d0.20"  # stopped after 3
