@@ -51,6 +51,24 @@ def test_bad_model_file_is_listed_with_a_message(app_models, make, message):
     assert "Draw a digit" in block_text(at.get_by_key("prediction"))
 
 
+def test_text_from_model_files_is_shown_plain(app_models):
+    """Markdown in a model file's metadata (a link, a remote image) is never rendered."""
+    import json
+
+    model_bytes = (app_models / "quickstart.keras").read_bytes()
+    (app_models / "suspect.keras").write_bytes(model_bytes)
+    metadata = json.loads((app_models / "quickstart.json").read_text())
+    metadata["test_accuracy"] = "![pixel](http://198.51.100.9/track.png) [click](http://x)"
+    (app_models / "suspect.json").write_text(json.dumps(metadata))
+    at = new_app()
+    at.selectbox(key="model").set_value("suspect").run()
+    assert not at.exception, at.exception
+    shown = "\n".join(caption.value for caption in at.sidebar.caption)
+    assert "track.png" in shown  # the reason is shown...
+    assert "![pixel](" not in shown and "[click](" not in shown  # ...as text, not Markdown
+    assert "\\!\\[pixel\\]" in shown
+
+
 def test_half_written_temp_files_are_never_offered(app_models):
     runs = app_models / "runs"
     runs.mkdir()
