@@ -192,21 +192,29 @@ def open_canvas(browser, url: str):
     return page
 
 
+def timed_digits(page, strokes: int) -> list:
+    """Draw synthetic digits until `strokes` strokes are timed (after one warm-up digit,
+    whose first prediction also loads the model)."""
+    from mnist_core.strokes import drawn_digit_paths
+
+    warm_up, *digits = drawn_digit_paths(40, seed=7)
+    draw_digit(page, warm_up[1])
+    results = []
+    for _, paths in digits:
+        results += draw_digit(page, paths)
+        if len(results) >= strokes:
+            break
+    return results
+
+
 def bench_browser(strokes: int) -> None:
     """Target 3 in a real browser: mouse-up -> new prediction on screen, synthetic digits."""
-    from mnist_core.strokes import drawn_digit_paths
 
     base = scratch_dir("browser")
     with running_app(copy_shipped_models(base / "models"), base / "server.log") as server, \
             chromium_browser() as browser:
         page = open_canvas(browser, server.url)
-        warm_up, *digits = drawn_digit_paths(40, seed=7)
-        draw_digit(page, warm_up[1])  # the first prediction also loads the model
-        results = []
-        for _, paths in digits:
-            results += draw_digit(page, paths)
-            if len(results) >= strokes:
-                break
+        results = timed_digits(page, strokes)
     latency = [r.latency_ms for r in results]
     send = [r.send_ms for r in results if r.send_ms is not None]
     server_part = [r.reply_ms - r.send_ms for r in results
@@ -309,7 +317,7 @@ def bench_inside(strokes: int) -> None:
     from mnist_core.inside import dense_weights, look_inside
     from mnist_core.preprocess import canvas_to_mnist
     from mnist_core.store import ModelStore
-    from mnist_core.strokes import drawn_digit_paths, render_drawn_digits
+    from mnist_core.strokes import render_drawn_digits
     from ui.inside import UNIT_PICTURES, activation_grid, diverging
 
     def png(pixels: np.ndarray) -> None:  # what st.image does with each picture
@@ -351,13 +359,7 @@ def bench_inside(strokes: int) -> None:
         wait_idle(page, timeout=120_000)
         page.get_by_text("Look inside the network").click()
         wait_idle(page)
-        warm_up, *digits = drawn_digit_paths(40, seed=7)
-        draw_digit(page, warm_up[1])
-        results = []
-        for _, paths in digits:
-            results += draw_digit(page, paths)
-            if len(results) >= strokes:
-                break
+        results = timed_digits(page, strokes)
     latency = [r.latency_ms for r in results]
     ok = median(latency) <= INSIDE_MEDIAN_MS and percentile(latency, 95) <= INSIDE_P95_MS
     print(f"[15b] Inside open, in Chromium, mouse-up -> new prediction (and the Inside "
