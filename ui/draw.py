@@ -82,9 +82,9 @@ def prediction_ui(probabilities: np.ndarray | None, too_small: bool = False) -> 
             confidence = float(probabilities[best])
             sure = (f"Not sure — maybe {best} or {second} ({confidence:.0%})"
                     if confidence < LOW_CONFIDENCE else f"{confidence:.0%} sure")
-            # A space between the two: the text reads "7 97% sure", not "797% sure".
-            st.markdown(f"<div class='answer-digit'>{best}</div> "
-                        f"<div class='answer-sure'>{sure}</div>", unsafe_allow_html=True)
+            # Markdown headings, sized by page.css: HTML would be drawn a moment after the
+            # model's view on the first stroke (the page loads its HTML renderer then).
+            st.markdown(f"# {best}\n#### {sure}", anchors=False)
 
 
 def guessing_ui(model_name: str | None, guessing: bool) -> None:
