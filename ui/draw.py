@@ -193,9 +193,9 @@ def draw_row(session: Session, model_name: str | None = None
 
 def draw_tab(session: Session) -> None:
     """The Draw tab: draw a digit and see what the chosen model thinks it is."""
-    st.markdown(
-        "Draw one digit. The model guesses after every stroke; it sees your drawing shrunk "
-        "to 28×28 pixels and centred, like the images it learned from."
-    )
+    # One line: on a projector (480 px tall at 150% zoom) the whole canvas fits below it.
+    st.markdown("Draw one digit: the model guesses after every stroke.",
+                help="It sees your drawing shrunk to 28×28 pixels and centred, like the images "
+                "it learned from: the picture beside your drawing.")
     st.space("small")  # room for the canvas toolbar
     draw_area(session, guessing_label(session))  # named once per page run, not per stroke
