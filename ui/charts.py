@@ -149,7 +149,7 @@ def history_chart(history: pd.DataFrame, metric: str) -> alt.Chart:
     )
 
 
-SMOOTHING_EPOCHS = 0.1  # the training curve averages about the last tenth of an epoch
+SMOOTHING_EPOCHS = 0.25  # the training curve averages about the last quarter of an epoch
 MIN_SPAN = {True: 0.01, False: 0.02}  # the y axis spans at least 1 point of accuracy, 0.02 loss
 TRAINING, TEST = "Training", "Test set"
 

@@ -267,7 +267,7 @@ def charts_ui(job: JobSnapshot) -> None:
         column.vega_lite_chart(frame, metric_chart(frame, title, job.config.epochs,
                                                    as_percent), width="stretch")
     st.caption(
-        "Training: average over about the last tenth of an epoch of batches, updated a few "
+        "Training: average over about the last quarter of an epoch of batches, updated a few "
         "times a second. Test set: 10,000 images the model never trains on, checked after "
         "every epoch. The scale zooms in on the later half of the run."
     )
