@@ -11,6 +11,7 @@ from mnist_core import compare
 from mnist_core.constants import DRAWING_MODEL, IMAGE_SIZE, NUM_CLASSES, QUICKSTART_MODEL
 from mnist_core.data import MnistData
 from mnist_core.errors import MnistStudioError
+from mnist_core.naming import network_name
 from ui.charts import show_chart
 from ui.format import percent, plain, setting
 from ui.parts import SAMPLE_SCALE, digit_pixels, figures_row_ui
@@ -174,7 +175,7 @@ def compare_ui(session: Session) -> None:
     st.caption(
         "When training accuracy keeps climbing "
         "while test accuracy stalls (or test loss rises), the model is memorising its training "
-        "images — **overfitting**; the *Gap* column shows it. Dropout narrows the gap. "
+        "images — **overfitting**; the *Train − test* column shows it. Dropout narrows the gap. "
         "Training figures are measured with dropout switched on, so they can be below the test "
         "figures."
     )
@@ -186,9 +187,10 @@ def compare_table(summary: list[compare.RunSummary], labels: dict[str, str]) -> 
         # The figures first: on a phone the table scrolls sideways, the settings last.
         {"Run": labels.get(row.ref, row.ref),
          "Test acc.": percent(row.test_accuracy), "Train acc.": percent(row.train_accuracy),
-         "Gap": percent(row.gap), "Test loss": "-" if row.test_loss is None
+         "Train − test": percent(row.gap), "Test loss": "-" if row.test_loss is None
          else f"{row.test_loss:.3f}",
-         "Epochs": setting(row.epochs), "Dropout": setting(row.dropout), "Net": row.arch.upper(),
+         "Epochs": setting(row.epochs), "Dropout": setting(row.dropout),
+         "Network": network_name(row.arch),
          "Batch": setting(row.batch_size), "Learning rate": setting(row.learning_rate)}
         for row in summary
     ])

@@ -287,7 +287,8 @@ def learn_prediction_ui(session: Session) -> None:
                 else:
                     show(explanation)
     if "(" in note:
-        st.caption(f"Trained model: {note}. Pick an MLP run in the sidebar to see it here.")
+        st.caption(f"Trained model: {note}. Pick one of your quickstart runs in the sidebar "
+                   "to see it here.")
 
 
 def learn_fit_ui() -> None:

@@ -167,7 +167,7 @@ def load_model(session: Session, choice: ModelChoice | None = None) -> Any:
 
 def lesson_choice(session: Session) -> tuple[ModelChoice, str]:
     """The trained model Learn shows: the sidebar's if it is the quickstart's network (an
-    MLP), else the quickstart; and a note saying which it is."""
+    quickstart network), else the shipped quickstart; and a note saying which it is."""
     choice = session.choice
     if choice is not None and choice.job_id is not None:
         job = session.job(choice.job_id)
