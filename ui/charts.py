@@ -140,6 +140,7 @@ def history_chart(history: pd.DataFrame, metric: str) -> alt.Chart:
             # black on the dark theme's black).
             strokeDash=alt.StrokeDash("split:N", title=None, scale=dashes,
                                       legend=alt.Legend(orient="top", symbolType="stroke",
+                                                        symbolStrokeColor=NEUTRAL_COLOR,
                                                         labelExpr="datum.label + ' set'")),
             tooltip=["run", "split", "epoch", alt.Tooltip("value:Q", format=".4f")],
         ).properties(title=alt.Title(title, anchor="start"), height=200, padding=PADDING)
