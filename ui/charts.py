@@ -136,12 +136,9 @@ def history_chart(history: pd.DataFrame, metric: str) -> alt.Chart:
             color=alt.Color("run:N", title="Run", scale=alt.Scale(scheme="category10"),
                             legend=alt.Legend(orient="bottom", direction="vertical",
                                               labelLimit=290, symbolType="stroke")),
-            # Solid: training set, dashed: test set (the legend is themed: a subtitle was
-            # black on the dark theme's black).
-            strokeDash=alt.StrokeDash("split:N", title=None, scale=dashes,
-                                      legend=alt.Legend(orient="top", symbolType="stroke",
-                                                        symbolStrokeColor=NEUTRAL_COLOR,
-                                                        labelExpr="datum.label + ' set'")),
+            # Solid: training set, dashed: test set, said in a caption under the charts (a
+            # subtitle was black on the dark theme's black; a dash legend drew no lines).
+            strokeDash=alt.StrokeDash("split:N", scale=dashes, legend=None),
             tooltip=["run", "split", "epoch", alt.Tooltip("value:Q", format=".4f")],
         ).properties(title=alt.Title(title, anchor="start"), height=200, padding=PADDING)
         .configure_axis(**FONT_SIZES)

@@ -170,6 +170,7 @@ def compare_ui(session: Session) -> None:
                                   strict=True):
             with column:
                 show_chart("history", history, metric)
+        st.caption("Solid lines: the training set. Dashed lines: the test set.")
     with st.container(key="compare"):
         st.table(compare_table(summary, labels), hide_index=True)
     st.caption(
