@@ -13,6 +13,7 @@ MODELS_DIR_ENV_VAR = "MNIST_MODELS_DIR"  # where models are listed, loaded and s
 TRAIN_LIMIT_ENV_VAR = "MNIST_TRAIN_LIMIT"  # the app's runs train on the first N images
 MAX_JOBS_ENV_VAR = "MNIST_MAX_TRAINING_JOBS"  # training runs at once on the server
 TF_THREADS_ENV_VAR = "MNIST_TF_THREADS"  # TensorFlow threads per op; 0 = its default
+STATUS_SECONDS_ENV_VAR = "MNIST_STATUS_SECONDS"  # how often idle pages look at the trainer
 PUBLIC_URL_ENV_VAR = "MNIST_PUBLIC_URL"  # the address participants open, for the share link
 # The quickstart's ops are tiny: splitting each across threads costs more than it saves,
 # and one thread per run leaves the other core to answer drawings (bench/run.py).
@@ -63,6 +64,12 @@ def tf_threads() -> int:
     """$MNIST_TF_THREADS: TensorFlow threads per op (0 = TensorFlow's default, all cores)."""
     configured = _int_from_env(TF_THREADS_ENV_VAR, 0)
     return DEFAULT_TF_THREADS if configured is None else configured
+
+
+def status_seconds() -> int:
+    """$MNIST_STATUS_SECONDS: how often a page looks at an idle trainer (default 30 s)."""
+    configured = _int_from_env(STATUS_SECONDS_ENV_VAR, 1)
+    return 30 if configured is None else configured
 
 
 def public_url() -> str | None:

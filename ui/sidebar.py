@@ -7,6 +7,7 @@ import time
 import streamlit as st
 
 from mnist_core.naming import NETWORK_NOTES, network_name, percent, plural
+from mnist_core.settings import status_seconds
 from mnist_core.store import ModelInfo
 from ui.format import plain
 from ui.presets import TAB_NAMES, Presets, current_settings, share_link
@@ -15,7 +16,7 @@ from ui.session import WATCHED, ModelChoice, Session, default_model, model_optio
 from ui.share import participant_base, qr_dialog
 
 DEFAULT_APP_URL = "http://localhost:8501/"  # for the share link when the browser's is unknown
-STATUS_SECONDS = 3  # how often the trainer's status line (and a run's end) is checked
+LIVE_STATUS_SECONDS = 3  # while runs train: how often the status line (and a run's end) is checked
 
 
 def sidebar_ui(owner: str, presets: Presets) -> tuple[Session, bool]:
@@ -26,7 +27,8 @@ def sidebar_ui(owner: str, presets: Presets) -> tuple[Session, bool]:
         st.caption("TensorFlow's MNIST quickstart, hands-on: train it, then draw digits for it.")
         session = Session(owner, model_picker_ui(Session(owner), presets.model))
         st.divider()
-        server_status_ui(session)
+        running, queued = trainer().active_count() if tensorflow_ready() else (0, 0)
+        (live_status_ui if running or queued else idle_status_ui)(session)
         presenter = workshop_ui(presets, session.choice)
     return session, presenter
 
@@ -113,13 +115,27 @@ def model_summary(info: ModelInfo) -> str:
                                 else "")
 
 
-@st.fragment(run_every=STATUS_SECONDS)
-def server_status_ui(session: Session) -> None:
-    """A line about the shared trainer, refreshed on its own: how many runs train or wait;
-    when this session's run ends, the whole page reruns to take it up, on any tab."""
+@st.fragment(run_every=LIVE_STATUS_SECONDS)
+def live_status_ui(session: Session) -> None:
+    """The status line while the trainer is busy, refreshed every few seconds."""
+    if not server_status_ui(session):
+        st.rerun(scope="app")  # the trainer went idle: the page switches to idle_status_ui
+
+
+@st.fragment(run_every=status_seconds())
+def idle_status_ui(session: Session) -> None:
+    """The status line of an idle trainer, looked at now and then (a timer's rerun is a
+    message from every open page)."""
+    if server_status_ui(session):
+        st.rerun(scope="app")  # someone started training: switch to live_status_ui
+
+
+def server_status_ui(session: Session) -> bool:
+    """A line about the shared trainer: how many runs train or wait (True if any); when this
+    session's run ends, the whole page reruns to take it up, on any tab."""
     if not tensorflow_ready():
         st.caption("TensorFlow is loading in the background...")
-        return
+        return False
     jobs = session.jobs()
     if jobs and not jobs[-1].status.done:
         st.session_state[WATCHED] = jobs[-1].job_id
@@ -128,6 +144,7 @@ def server_status_ui(session: Session) -> None:
     running, queued = trainer().active_count()
     st.caption(f"Trainer: {running} training, {queued} waiting." if running or queued
                else "Trainer: idle, ready to train.")
+    return bool(running or queued)
 
 
 def workshop_ui(presets: Presets, choice: ModelChoice | None) -> bool:
