@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -37,3 +40,39 @@ def models_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
             shutil.copy(sidecar, folder)
     monkeypatch.setenv("MNIST_MODELS_DIR", str(folder))
     return folder
+
+
+@pytest.fixture(scope="module")
+def chromium() -> str:
+    """Debian's chromium (Playwright's own browser download does not work here)."""
+    from bench.appserver import chromium_path
+
+    path = chromium_path()
+    if path is None:
+        if os.environ.get("CI"):
+            pytest.fail("chromium is not installed (apt-get install chromium)")
+        pytest.skip("chromium is not installed")
+    return path
+
+
+@pytest.fixture(scope="module")
+def browser(chromium: str) -> Iterator[object]:
+    """One headless Chromium for the module."""
+    from bench.appserver import chromium_browser
+
+    with chromium_browser(chromium) as browser:
+        yield browser
+
+
+@contextmanager
+def app_server(base: Path, env: dict[str, str]) -> Iterator[object]:
+    """`streamlit run streamlit_app.py` on a free port with copies of the shipped models;
+    the test fails with the server's log if it does not start."""
+    from bench.appserver import ServerError, copy_shipped_models, running_app
+
+    try:
+        with running_app(copy_shipped_models(base / "models"), base / "server.log",
+                         env=env) as app:
+            yield app
+    except ServerError as e:
+        pytest.fail(str(e))

@@ -20,13 +20,11 @@ import pytest
 from bench.appserver import (
     VIEWPORT,
     AppServer,
-    ServerError,
-    chromium_browser,
-    chromium_path,
     copy_shipped_models,
     running_app,
     wait_idle,
 )
+from tests.conftest import app_server
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 expect = playwright_api.expect
@@ -42,37 +40,14 @@ Server = AppServer  # a running app: .url, .models (its models folder), .log
 
 
 @pytest.fixture(scope="module")
-def chromium() -> str:
-    """Debian's chromium (Playwright's own browser download does not work here)."""
-    path = chromium_path()
-    if path is None:
-        if os.environ.get("CI"):
-            pytest.fail("chromium is not installed (apt-get install chromium)")
-        pytest.skip("chromium is not installed")
-    return path
-
-
-@pytest.fixture(scope="module")
 def server(chromium: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """`streamlit run streamlit_app.py` on a free port (bench/appserver.py); always
     terminated afterwards."""
-    base = tmp_path_factory.mktemp("browser")
     # A sixth of MNIST: a 20-epoch run takes ~10 s. Idle pages never tick (their timer's
     # reruns would count as messages in the tests that count a stroke's messages).
     env = {"MNIST_TRAIN_LIMIT": "10000", "MNIST_STATUS_SECONDS": "3600"}
-    try:
-        with running_app(copy_shipped_models(base / "models"), base / "server.log",
-                         env=env) as app:
-            yield app
-    except ServerError as e:
-        pytest.fail(str(e))
-
-
-@pytest.fixture(scope="module")
-def browser(chromium: str) -> Iterator[object]:
-    """One headless Chromium for the module."""
-    with chromium_browser(chromium) as browser:
-        yield browser
+    with app_server(tmp_path_factory.mktemp("browser"), env) as app:
+        yield app
 
 
 @pytest.fixture

@@ -21,13 +21,8 @@ import pytest
 from PIL import Image
 
 from bench.appserver import (
-    ServerError,
     canvas_box,
-    chromium_browser,
-    chromium_path,
-    copy_shipped_models,
     draw_path,
-    running_app,
     wait_idle,
 )
 from bench.screens import (
@@ -40,6 +35,7 @@ from bench.screens import (
     train_and_pause,
     wait_charts,
 )
+from tests.conftest import app_server
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 expect = playwright_api.expect
@@ -53,30 +49,9 @@ PREDICTION = ".st-key-prediction"
 
 
 @pytest.fixture(scope="module")
-def chromium() -> str:
-    path = chromium_path()
-    if path is None:
-        if os.environ.get("CI"):
-            pytest.fail("chromium is not installed (apt-get install chromium)")
-        pytest.skip("chromium is not installed")
-    return path
-
-
-@pytest.fixture(scope="module")
 def server(chromium: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
-    base = tmp_path_factory.mktemp("layout")
-    try:
-        with running_app(copy_shipped_models(base / "models"), base / "server.log",
-                         env={"MNIST_TRAIN_LIMIT": "2000"}) as app:
-            yield app
-    except ServerError as e:
-        pytest.fail(str(e))
-
-
-@pytest.fixture(scope="module")
-def browser(chromium: str) -> Iterator[object]:
-    with chromium_browser(chromium) as browser:
-        yield browser
+    with app_server(tmp_path_factory.mktemp("layout"), {"MNIST_TRAIN_LIMIT": "2000"}) as app:
+        yield app
 
 
 def shot(page, name: str) -> None:
