@@ -27,8 +27,8 @@ def sidebar_ui(owner: str, presets: Presets) -> tuple[Session, bool]:
         st.caption("TensorFlow's MNIST quickstart, hands-on: train it, then draw digits for it.")
         session = Session(owner, model_picker_ui(Session(owner), presets.model))
         st.divider()
-        running, queued = trainer().active_count() if tensorflow_ready() else (0, 0)
-        (live_status_ui if running or queued else idle_status_ui)(session)
+        busy = not tensorflow_ready() or any(trainer().active_count())  # loading counts too
+        (live_status_ui if busy else idle_status_ui)(session)
         presenter = workshop_ui(presets, session.choice)
     return session, presenter
 
@@ -117,8 +117,9 @@ def model_summary(info: ModelInfo) -> str:
 
 @st.fragment(run_every=LIVE_STATUS_SECONDS)
 def live_status_ui(session: Session) -> None:
-    """The status line while the trainer is busy, refreshed every few seconds."""
-    if not server_status_ui(session):
+    """The status line while TensorFlow loads or the trainer is busy, refreshed every few
+    seconds."""
+    if server_status_ui(session) is False:
         st.rerun(scope="app")  # the trainer went idle: the page switches to idle_status_ui
 
 
@@ -130,12 +131,12 @@ def idle_status_ui(session: Session) -> None:
         st.rerun(scope="app")  # someone started training: switch to live_status_ui
 
 
-def server_status_ui(session: Session) -> bool:
-    """A line about the shared trainer: how many runs train or wait (True if any); when this
-    session's run ends, the whole page reruns to take it up, on any tab."""
+def server_status_ui(session: Session) -> bool | None:
+    """A line about the shared trainer: how many runs train or wait (True if any, None while
+    TensorFlow loads); when this session's run ends, the whole page reruns to take it up."""
     if not tensorflow_ready():
         st.caption("TensorFlow is loading in the background...")
-        return False
+        return None
     jobs = session.jobs()
     if jobs and not jobs[-1].status.done:
         st.session_state[WATCHED] = jobs[-1].job_id
