@@ -9,13 +9,10 @@ import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
 from mnist_core.constants import CANVAS_SIZE, IMAGE_SIZE, STROKE_WIDTH
-from mnist_core.errors import MnistStudioError
-from mnist_core.naming import model_label, percent, run_numbers
 from mnist_core.preprocess import INK_THRESHOLD, canvas_ink, canvas_to_mnist
 from ui.charts import probability_chart
 from ui.inside import inside_ui
 from ui.parts import digit_pixels
-from ui.resources import model_store
 from ui.session import Session, load_model
 
 PREVIEW_SCALE = 6  # the 28x28 input is shown 6x enlarged (168 px), pixel for pixel
@@ -110,25 +107,6 @@ def is_too_small(drawing: np.ndarray | None) -> bool:
     return 0 < extent < TOO_SMALL * CANVAS_SIZE
 
 
-def guessing_label(session: Session) -> str | None:
-    """How the Draw tab names the sidebar's model: 'quickstart · 97.7%', 'Run 3 · …'."""
-    choice = session.choice
-    if choice is None:
-        return None
-    if choice.job_id is not None:
-        job = session.job(choice.job_id)
-        accuracy = f" · {percent(job.test_accuracy)}" if job and job.test_accuracy else ""
-        return f"{choice.name}{accuracy}"
-    try:
-        infos = model_store().list_models()
-    except (OSError, MnistStudioError):
-        return choice.name
-    info = next((info for info in infos if info.ref == choice.ref), None)
-    if info is None or info.metadata is None:
-        return choice.name
-    return model_label(info, run_numbers(infos).get(info.ref))
-
-
 def model_view_ui(image: np.ndarray) -> None:
     """The 28x28 image the model saw, enlarged pixel for pixel."""
     st.image(digit_pixels(image, PREVIEW_SCALE),
@@ -198,4 +176,4 @@ def draw_tab(session: Session) -> None:
                 help="It sees your drawing shrunk to 28×28 pixels and centred, like the images "
                 "it learned from: the picture beside your drawing.")
     st.space("small")  # room for the canvas toolbar
-    draw_area(session, guessing_label(session))  # named once per page run, not per stroke
+    draw_area(session, session.label)  # the picker's name for it: no second look at the folder

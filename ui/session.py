@@ -71,6 +71,7 @@ class Session:
 
     owner: str
     choice: ModelChoice | None = None
+    label: str | None = None  # how the sidebar's picker names the choice
 
     def jobs(self) -> list[JobSnapshot]:
         """This session's training runs, oldest first ([] while TensorFlow is loading)."""

@@ -25,7 +25,7 @@ def sidebar_ui(owner: str, presets: Presets) -> tuple[Session, bool]:
     with st.sidebar:
         st.title("MNIST Studio")
         st.caption("TensorFlow's MNIST quickstart, hands-on: train it, then draw digits for it.")
-        session = Session(owner, model_picker_ui(Session(owner), presets.model))
+        session = Session(owner, *model_picker_ui(Session(owner), presets.model))
         st.divider()
         busy = not tensorflow_ready() or any(trainer().active_count())  # loading counts too
         (live_status_ui if busy else idle_status_ui)(session)
@@ -33,9 +33,10 @@ def sidebar_ui(owner: str, presets: Presets) -> tuple[Session, bool]:
     return session, presenter
 
 
-def model_picker_ui(session: Session, preset_model: str | None = None) -> ModelChoice | None:
+def model_picker_ui(session: Session, preset_model: str | None = None
+                    ) -> tuple[ModelChoice | None, str | None]:
     """The model picker (this session's runs, or everyone's) and its "everyone" checkbox;
-    returns the choice, None if there is no model."""
+    returns the choice and its label (without the ★), (None, None) if there is no model."""
     if "pending_model" in st.session_state:  # "Draw with this model" was clicked
         st.session_state.model = st.session_state.pop("pending_model")
     if "model" not in st.session_state and preset_model:  # first run: ?model=... from the link
@@ -48,7 +49,7 @@ def model_picker_ui(session: Session, preset_model: str | None = None) -> ModelC
     )
     if not options:
         st.error(f"No models found in {model_store().root}. Train one in the Train tab.")
-        return None
+        return None, None
     if current not in options:
         st.session_state.model = default_model(options)
     option = st.selectbox(
@@ -68,7 +69,7 @@ def model_picker_ui(session: Session, preset_model: str | None = None) -> ModelC
         st.caption(model_summary(info))
     elif choice.job_id is not None:
         st.caption("Trained in this session but not saved: it is gone when the server stops.")
-    return choice
+    return choice, labels.get(option, option).removeprefix("★ ")
 
 
 def note_pick() -> None:
