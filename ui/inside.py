@@ -20,6 +20,7 @@ from mnist_core.inside import (
     look_inside,
 )
 from ui.format import percent
+from ui.parts import digit_pixels
 
 CELL = 14  # px per hidden unit in the activation grid
 GRID_COLUMNS = 16  # 128 units as 8 rows of 16
@@ -116,8 +117,8 @@ def units_ui(inside: Inside, weights: DenseWeights) -> None:
                         format_func=lambda unit: f"unit {unit} "
                         f"(+{inside.unit_push[unit, winner]:.1f} to {winner})")
     mine, big = st.columns(2, gap="medium")
-    mine.image((np.clip(inside.image, 0, 1) * 255).astype(np.uint8).repeat(MAP_SCALE, 0)
-               .repeat(MAP_SCALE, 1), output_format="PNG", caption="Your drawing, 28×28")
+    mine.image(digit_pixels(inside.image, MAP_SCALE), output_format="PNG",
+               caption="Your drawing, 28×28")
     big.image(diverging(weights.unit_picture(unit), MAP_SCALE), output_format="PNG",
               width=28 * MAP_SCALE,
               caption=f"Unit {unit}'s weights: it fires when your ink lands on red.")
@@ -162,5 +163,5 @@ def convolution_ui(model: Any, image: np.ndarray) -> None:
         filters[index].image(diverging(view.filters[index], 12), output_format="PNG",
                              caption=f"filter {index + 1}", width="stretch")
         level = view.feature_maps[index] / (view.feature_maps[index].max() or 1.0)
-        maps[index].image((level * 255).astype(np.uint8).repeat(3, 0).repeat(3, 1),
+        maps[index].image(digit_pixels(level, 3),
                           output_format="PNG", width="stretch")
