@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 POLL_SECONDS = 0.5  # how often the run panel refreshes while a run is going
 # The settings keep their values while another tab is open; presets.keep_link_current
 # writes them into the address bar.
-BOUND = {"persist_state": "session"}
+KEPT = {"persist_state": "session"}
 
 
 def train_tab(session: Session, presets: Presets, presenter: bool = False) -> None:
@@ -55,12 +55,12 @@ def train_settings_ui(busy: bool, presets: Presets,
     settings = {
         "epochs": left.slider(
             "Epochs", EPOCH_CHOICES[0], EPOCH_CHOICES[-1], value=DEFAULTS.epochs, key="epochs",
-            help="One epoch = one pass over all 60,000 training images.", **BOUND),
+            help="One epoch = one pass over all 60,000 training images.", **KEPT),
         "dropout": right.slider(
             "Dropout", DROPOUT_CHOICES[0], DROPOUT_CHOICES[-1], value=DEFAULTS.dropout,
             step=DROPOUT_CHOICES[1], key="dropout",
             help="Share of neurons switched off at random while training: fights overfitting.",
-            **BOUND),
+            **KEPT),
     }
     clicked = go.button(
         "Train", key="train", type="primary", icon=":material/play_arrow:", disabled=busy,
@@ -75,11 +75,11 @@ def train_settings_ui(busy: bool, presets: Presets,
         left, right = st.columns(2, gap="large")
         settings["batch_size"] = left.select_slider(
             "Batch size", BATCH_SIZE_CHOICES, value=DEFAULTS.batch_size, key="batch_size",
-            help="Images looked at before each weight update.", **BOUND)
+            help="Images looked at before each weight update.", **KEPT)
         settings["learning_rate"] = right.select_slider(
             "Learning rate", LEARNING_RATE_CHOICES, value=DEFAULTS.learning_rate,
             key="learning_rate", format_func=lambda rate: f"{rate:g}",
-            help="How big each weight update is (Adam optimizer).", **BOUND)
+            help="How big each weight update is (Adam optimizer).", **KEPT)
     return settings, clicked
 
 
