@@ -29,3 +29,7 @@ class InvalidNameError(MnistStudioError, ValueError):
 
 class ImageError(MnistStudioError, ValueError):
     """An image of a digit is unreadable or too large to decode safely."""
+
+
+class BusyError(MnistStudioError):
+    """A participant already has a run queued or training (one at a time each)."""

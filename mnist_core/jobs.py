@@ -21,7 +21,7 @@ from typing import Any
 
 from mnist_core.config import TrainConfig
 from mnist_core.data import DATA_CHECKSUM, MnistData, load_mnist
-from mnist_core.errors import ConfigError, MnistStudioError
+from mnist_core.errors import BusyError, ConfigError, MnistStudioError
 from mnist_core.naming import run_stem
 from mnist_core.settings import max_training_jobs
 from mnist_core.store import ModelMetadata, ModelStore
@@ -143,11 +143,20 @@ class JobManager:
         self._lock = threading.Condition()
         self._ids = itertools.count(1)
         self._gradients_before: set[str] = set()  # see _forget_traced_gradients
+        self._held = False  # the presenter holds new training for the room
         store.clean_leftovers()  # temp files of saves killed before this server started
 
     def submit(self, config: TrainConfig, owner: str = "") -> str:
-        """Queue a training run; returns its job id at once."""
+        """Queue a training run; returns its job id at once.
+
+        A participant (a non-empty owner) has one run queued or training at a time, so a
+        burst of clicks starts one run and nobody takes the whole server (BusyError).
+        """
         with self._lock:
+            if owner and any(job.owner == owner and not job.status.done
+                             for job in self._jobs.values()):
+                raise BusyError("You already have a run queued or training: wait for it "
+                                "to end, or stop it, before starting another.")
             job_id = f"job-{next(self._ids)}"
             self._jobs[job_id] = _Job(job_id, owner, config)
             self._waiting.append(job_id)
@@ -180,6 +189,17 @@ class JobManager:
     def slow_motion(self, job_id: str, seconds: float) -> None:
         """Wait `seconds` after each report of a job (0 for full speed)."""
         self._jobs[job_id].gate.slow_motion = max(0.0, min(float(seconds), 5.0))
+
+    def hold(self, held: bool) -> None:
+        """Hold (True) or release (False) the queue: held, no queued run starts."""
+        with self._lock:
+            self._held = bool(held)
+            self._lock.notify_all()
+
+    @property
+    def held(self) -> bool:
+        """Whether the queue is held (running runs go on; queued ones wait)."""
+        return self._held
 
     def snapshot(self, job_id: str) -> JobSnapshot:
         """A consistent copy of one job's state."""
@@ -280,9 +300,9 @@ class JobManager:
         """Wait for the job's turn and a free slot, then take it; False if cancelled."""
         with self._lock:
             # FIFO: start only when first in line and a slot is free.
-            while job.status is JobStatus.QUEUED and not (
+            while job.status is JobStatus.QUEUED and (self._held or not (
                 self._waiting[0] == job.job_id and self._running < self.max_jobs
-            ):
+            )):
                 self._lock.wait()
             if job.status is not JobStatus.QUEUED:
                 return False

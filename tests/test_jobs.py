@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from mnist_core.errors import ConfigError
+from mnist_core.errors import BusyError, ConfigError
 from mnist_core.jobs import JobManager, JobStatus
 from mnist_core.settings import max_training_jobs as default_max_jobs
 from mnist_core.store import ModelStore
@@ -51,6 +51,29 @@ def test_queue_is_fifo_and_limited(manager):
     assert stopped.status is JobStatus.STOPPED and stopped.ref is not None
     assert manager.store.read_metadata(stopped.ref).stopped
     assert manager.active_count() == (0, 0)
+
+
+def test_one_run_at_a_time_per_participant(manager):
+    first = manager.submit(TrainConfig(epochs=100, train_limit=1000, test_limit=200),
+                           owner="alice")
+    with pytest.raises(BusyError, match="already have a run queued or training"):
+        manager.submit(QUICK, owner="alice")  # a second click of a burst
+    other = manager.submit(QUICK, owner="bob")  # others are not held up by alice
+    assert [job.job_id for job in manager.jobs(owner="alice")] == [first]
+    manager.stop(first)
+    manager.wait(first, timeout=WAIT)
+    again = manager.submit(QUICK, owner="alice")  # ended: alice may train again
+    for job_id in (other, again):
+        assert manager.wait(job_id, timeout=WAIT).status is JobStatus.FINISHED
+
+
+def test_a_held_queue_starts_nothing_until_released(manager):
+    manager.hold(True)
+    job_id = manager.submit(QUICK, owner="alice")
+    assert manager.wait(job_id, timeout=1.5).status is JobStatus.QUEUED
+    assert manager.held and manager.active_count() == (0, 1)
+    manager.hold(False)
+    assert manager.wait(job_id, timeout=WAIT).status is JobStatus.FINISHED
 
 
 def test_cancel_while_queued(manager):

@@ -69,7 +69,7 @@ def test_read_only_models_folder_never_wedges_the_trainer(read_only_models, smal
     why it was not saved, keeps its model, and frees the slot for the next one."""
     manager = JobManager(ModelStore(read_only_models), max_jobs=1,
                          data_loader=lambda: small_mnist)
-    job_ids = [manager.submit(QUICK, owner="alice") for _ in range(2)]
+    job_ids = [manager.submit(QUICK, owner=owner) for owner in ("alice", "bob")]
     for job_id in job_ids:
         done = manager.wait(job_id, timeout=WAIT)
         assert done.status is JobStatus.FINISHED, (done.status, done.queue_position)

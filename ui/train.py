@@ -92,7 +92,11 @@ def start_training(settings: dict[str, float], session: Session) -> bool:
     except MnistStudioError as e:
         st.error(f"Can't train with these settings: {plain(e)}")
         return False
-    st.session_state[WATCHED] = trainer().submit(config, session.owner)
+    try:
+        st.session_state[WATCHED] = trainer().submit(config, session.owner)
+    except MnistStudioError as e:  # BusyError: this participant's run is still going
+        st.warning(plain(e))
+        return False
     return True
 
 
