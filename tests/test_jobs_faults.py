@@ -71,7 +71,8 @@ def test_read_only_models_folder_never_wedges_the_trainer(read_only_models, smal
     """Saving fails with EROFS (and so does the clean-up): each run still finishes, says
     why it was not saved, keeps its model, and frees the slot for the next one."""
     manager = JobManager(ModelStore(read_only_models), max_jobs=1,
-                         data_loader=lambda: small_mnist, room=ThreadExecutor(lambda: small_mnist) if in_room else None)
+                         data_loader=lambda: small_mnist,
+                         room=ThreadExecutor(lambda: small_mnist) if in_room else None)
     job_ids = [manager.submit(QUICK, owner=owner) for owner in ("alice", "bob")]
     for job_id in job_ids:
         done = manager.wait(job_id, timeout=WAIT)
@@ -182,7 +183,8 @@ def trained_models(monkeypatch) -> list[weakref.ref]:
 def test_saved_runs_keep_no_model_in_memory(models_dir, small_mnist, trained_models):
     """After several saved runs the manager holds none of their Keras models; asked for
     one, it loads it from the saved file (the same predictions)."""
-    manager = JobManager(ModelStore(models_dir), max_jobs=1, data_loader=lambda: small_mnist, room=None)
+    manager = JobManager(ModelStore(models_dir), max_jobs=1, data_loader=lambda: small_mnist,
+                         room=None)
     job_ids = [manager.submit(QUICK) for _ in range(4)]
     done = [manager.wait(job_id, timeout=WAIT) for job_id in job_ids]
     assert all(job.status is JobStatus.FINISHED and job.ref for job in done)
@@ -202,7 +204,8 @@ def test_unsaved_models_are_kept_but_capped(small_mnist, tmp_path, monkeypatch,
     monkeypatch.setattr(jobs_module, "MAX_UNSAVED_MODELS", 2)
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("a file where the models folder should be")
-    manager = JobManager(ModelStore(blocker), max_jobs=1, data_loader=lambda: small_mnist, room=None)
+    manager = JobManager(ModelStore(blocker), max_jobs=1, data_loader=lambda: small_mnist,
+                         room=None)
     job_ids = [manager.submit(QUICK) for _ in range(3)]
     for job_id in job_ids:
         done = manager.wait(job_id, timeout=WAIT)
@@ -216,7 +219,8 @@ def test_unsaved_models_are_kept_but_capped(small_mnist, tmp_path, monkeypatch,
 
 
 def test_model_of_a_failed_or_unknown_job(models_dir, small_mnist, monkeypatch):
-    manager = JobManager(ModelStore(models_dir), max_jobs=1, data_loader=lambda: small_mnist, room=None)
+    manager = JobManager(ModelStore(models_dir), max_jobs=1, data_loader=lambda: small_mnist,
+                         room=None)
     raise_in("training", RuntimeError("no model"), monkeypatch)
     failed = manager.wait(manager.submit(QUICK), timeout=WAIT)
     assert failed.status is JobStatus.FAILED and manager.model(failed.job_id) is None
@@ -235,7 +239,8 @@ def test_finished_runs_leave_no_traced_graphs_behind(models_dir, small_mnist):
     """TensorFlow registers a custom gradient for each traced optimizer step in a global
     registry (never removed): each pins its run's whole graph, ~6 MB. Once the trainer is
     idle, the ones its runs added are gone."""
-    manager = JobManager(ModelStore(models_dir), max_jobs=1, data_loader=lambda: small_mnist, room=None)
+    manager = JobManager(ModelStore(models_dir), max_jobs=1, data_loader=lambda: small_mnist,
+                         room=None)
     manager.wait(manager.submit(QUICK), timeout=WAIT)
     before = traced_custom_gradients()
     for job_id in [manager.submit(QUICK) for _ in range(3)]:
