@@ -43,10 +43,13 @@ class Executor(Protocol):
     def close(self) -> None: ...
 
 
-def serve(worker: Any, commands: Any) -> None:
-    """A worker's loop: apply the commands waiting, train a round, repeat until closed."""
+def serve(worker: Any, commands: Any, alive: Callable[[], bool] = lambda: True) -> None:
+    """A worker's loop: apply the commands waiting, train a round, repeat until closed (or
+    until `alive()` says the server is gone)."""
     while True:
         block = not worker.work()
+        if block and not alive():
+            return
         while True:
             try:
                 message = commands.get(timeout=COMMAND_POLL) if block else commands.get_nowait()
@@ -111,26 +114,29 @@ class ThreadExecutor:
             self._thread = None
 
 
-def _worker_main(commands: Any, events: Any, progress_interval: float) -> None:
+def _worker_main(commands: Any, events: Any, progress_interval: float, niceness: int) -> None:
     """A worker process: one TensorFlow thread, a lower priority, MNIST converted once."""
     os.environ["MNIST_TF_THREADS"] = "1"  # read when mnist_core.tf_setup is imported
     with contextlib.suppress(OSError):  # not allowed here: train at the same priority
-        os.nice(WORKER_NICENESS)
+        os.nice(niceness)
     from mnist_core.room import RoomWorker
 
-    serve(RoomWorker(events.put, load_mnist, progress_interval), commands)
+    server = os.getppid()  # a server killed outright leaves no worker behind
+    serve(RoomWorker(events.put, load_mnist, progress_interval), commands,
+          alive=lambda: os.getppid() == server)
 
 
 class _Process:
     """One worker process, the runs it holds, and the thread that reads its events."""
 
-    def __init__(self, context: Any, progress_interval: float,
+    def __init__(self, context: Any, progress_interval: float, niceness: int,
                  on_event: Callable[[Any], None], on_exit: Callable[[_Process], None]) -> None:
         self.commands, self.events = context.Queue(), context.Queue()
         self.runs: set[str] = set()
         self.lock = threading.Lock()
         self.process = context.Process(target=_worker_main, name="mnist-room-worker",
-                                       args=(self.commands, self.events, progress_interval),
+                                       args=(self.commands, self.events, progress_interval,
+                                             niceness),
                                        daemon=True)
         self.process.start()
         self._on_event, self._on_exit = on_event, on_exit
@@ -164,9 +170,11 @@ class _Process:
 class ProcessExecutor:
     """`workers` warm worker processes (started with the first run), runs spread evenly."""
 
-    def __init__(self, workers: int, progress_interval: float = 0.25) -> None:
+    def __init__(self, workers: int, progress_interval: float = 0.25,
+                 niceness: int = WORKER_NICENESS) -> None:
         self.workers = workers
         self.progress_interval = progress_interval
+        self.niceness = niceness
         self._context = multiprocessing.get_context("spawn")  # no fork of a threaded TF
         self._procs: list[_Process] = []
         self._where: dict[str, _Process] = {}
@@ -180,7 +188,7 @@ class ProcessExecutor:
         with self._lock:
             while len(self._procs) < self.workers:
                 self._procs.append(_Process(self._context, self.progress_interval,
-                                            self._event, self._forget))
+                                            self.niceness, self._event, self._forget))
             proc = min(self._procs, key=lambda p: len(p.runs))
             with proc.lock:
                 proc.runs.add(job_id)
