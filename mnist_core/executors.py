@@ -92,7 +92,7 @@ class ThreadExecutor:
         self._commands.put(CLOSE)
 
     def _serve(self) -> None:
-        from mnist_core.room import Failed, RoomWorker
+        from mnist_core.room_trainer import Failed, RoomWorker
         from mnist_core.tf_setup import lower_compute_priority
 
         lowered = False
@@ -119,7 +119,7 @@ def _worker_main(commands: Any, events: Any, progress_interval: float, niceness:
     os.environ["MNIST_TF_THREADS"] = "1"  # read when mnist_core.tf_setup is imported
     with contextlib.suppress(OSError):  # not allowed here: train at the same priority
         os.nice(niceness)
-    from mnist_core.room import RoomWorker
+    from mnist_core.room_trainer import RoomWorker
 
     server = os.getppid()  # a server killed outright leaves no worker behind
     serve(RoomWorker(events.put, load_mnist, progress_interval), commands,
@@ -143,7 +143,7 @@ class _Process:
         threading.Thread(target=self._read, name="room-events", daemon=True).start()
 
     def _read(self) -> None:
-        from mnist_core.room import Failed, Finished
+        from mnist_core.room_trainer import Failed, Finished
 
         while True:
             try:
@@ -212,7 +212,7 @@ class ProcessExecutor:
                 proc.process.kill()
 
     def _event(self, event: Any) -> None:
-        from mnist_core.room import Failed, Finished
+        from mnist_core.room_trainer import Failed, Finished
 
         if isinstance(event, (Finished, Failed)):
             with self._lock:

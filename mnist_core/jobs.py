@@ -1,7 +1,7 @@
 """Server-wide training jobs: a FIFO queue, a concurrency limit, thread-safe progress.
 
 A UI submits a TrainConfig and polls snapshots; workers never touch the UI. Quickstart
-runs go to the room trainer (mnist_core.room, hosted by an executor: worker processes by
+runs go to the room trainer (mnist_core.room_trainer, hosted by an executor: worker processes by
 default), which trains all of them at once, stacked; other runs (the CNN, augmented data)
 train one per slot in a thread with Keras' fit. Every
 finished (or stopped) run is saved through the ModelStore, so closing the page or
@@ -27,7 +27,7 @@ from mnist_core.data import DATA_CHECKSUM, MnistData, load_mnist
 from mnist_core.errors import BusyError, ConfigError, MnistStudioError
 from mnist_core.model import build_model
 from mnist_core.naming import run_stem
-from mnist_core.room import Failed, Finished, Held, Progress, stackable
+from mnist_core.room_trainer import Failed, Finished, Held, Progress, stackable
 from mnist_core.settings import (
     ROOM_RUNS_PER_WORKER,
     configured_max_training_jobs,

@@ -268,7 +268,7 @@ def train(
     """Train as configured, validating on the test set after every epoch; `gate` pauses,
     resumes or steps it. The quickstart MLP trains in the compiled loop of
     mnist_core.stacked (~5x faster than Keras' fit); the CNN and augmented runs in fit."""
-    from mnist_core.room import stackable  # deferred: mnist_core.room imports this module
+    from mnist_core.room_trainer import stackable  # deferred: mnist_core.room_trainer imports this module
 
     if stackable(config):
         return train_compiled(config, data, progress, stop, progress_interval, gate)
@@ -284,7 +284,7 @@ def train_compiled(
     gate: PauseGate | None = None,
 ) -> TrainResult:
     """The quickstart MLP as a one-run group of the room's compiled loop, in this thread."""
-    from mnist_core.room import Failed, Finished, Progress, RoomWorker
+    from mnist_core.room_trainer import Failed, Finished, Progress, RoomWorker
 
     data = data or load_mnist()
     ended: list = []

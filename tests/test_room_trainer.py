@@ -1,4 +1,4 @@
-"""mnist_core.room: runs trained together stay each their own (stop, pause, join, results)."""
+"""mnist_core.room_trainer: runs trained together stay each their own (stop, pause, join, results)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from mnist_core.config import TrainConfig
-from mnist_core.room import Failed, Finished, Held, Progress, RoomWorker, stackable
+from mnist_core.room_trainer import Failed, Finished, Held, Progress, RoomWorker, stackable
 from mnist_core.training import train
 
 CONFIG = TrainConfig(epochs=2, batch_size=16, train_limit=1000, test_limit=200)  # 63 steps
