@@ -1,6 +1,9 @@
 """Server-wide training jobs: a FIFO queue, a concurrency limit, thread-safe progress.
 
-A UI submits a TrainConfig and polls snapshots; workers never touch the UI. Every
+A UI submits a TrainConfig and polls snapshots; workers never touch the UI. Quickstart
+runs go to the room trainer (mnist_core.room, hosted by an executor: worker processes by
+default), which trains all of them at once, stacked; other runs (the CNN, augmented data)
+train one per slot in a thread with Keras' fit. Every
 finished (or stopped) run is saved through the ModelStore, so closing the page or
 refreshing it loses nothing. A saved run keeps only its figures in memory (its model is
 loaded back from disk by `JobManager.model` when asked); a run that could not be saved
@@ -17,15 +20,29 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from mnist_core.config import TrainConfig
 from mnist_core.data import DATA_CHECKSUM, MnistData, load_mnist
 from mnist_core.errors import BusyError, ConfigError, MnistStudioError
+from mnist_core.model import build_model
 from mnist_core.naming import run_stem
-from mnist_core.settings import max_training_jobs
+from mnist_core.room import Failed, Finished, Held, Progress, stackable
+from mnist_core.settings import (
+    ROOM_RUNS_PER_WORKER,
+    configured_max_training_jobs,
+    max_training_jobs,
+    training_workers,
+)
 from mnist_core.store import ModelMetadata, ModelStore
-from mnist_core.training import PauseGate, Peek, ProgressEvent, TrainResult, train
+from mnist_core.training import (
+    PauseGate,
+    Peek,
+    ProgressEvent,
+    TrainResult,
+    result_from,
+    train,
+)
 
 log = logging.getLogger(__name__)
 
@@ -121,21 +138,45 @@ class _Job:
     ref: str | None = None
     error: str | None = None
     save_error: str | None = None
+    room: bool = False  # trained by the room trainer (else by fit, in a thread here)
+    remote_paused: bool = False  # the room's worker holds it
+
+
+def default_room(data_loader: Callable[[], MnistData] = load_mnist) -> Any:
+    """The room's executor as configured: $MNIST_TRAINING_WORKERS processes, 0 = a thread."""
+    from mnist_core.executors import ProcessExecutor, ThreadExecutor
+
+    workers = training_workers()
+    return ProcessExecutor(workers) if workers else ThreadExecutor(data_loader)
 
 
 class JobManager:
-    """Runs training jobs in worker threads, at most `max_jobs` at once, in FIFO order."""
+    """Runs training jobs in FIFO order: quickstart runs in the room trainer (`room`, up to
+    `room_capacity` at once), others in threads here, at most `max_jobs` at once."""
 
     def __init__(
         self,
         store: ModelStore,
         max_jobs: int | None = None,
         data_loader: Callable[[], MnistData] = load_mnist,
+        room: Any | None | Literal["auto"] = "auto",
     ) -> None:
+        """`room`: an executor (mnist_core.executors), "auto" for the configured one, or
+        None to train every run in a thread here."""
         self.store = store
-        self.max_jobs = max_jobs if max_jobs is not None else max_training_jobs()
+        configured = max_jobs if max_jobs is not None else configured_max_training_jobs()
+        self.max_jobs = configured if configured is not None else max_training_jobs()
         if self.max_jobs < 1:
             raise ConfigError(f"max_jobs must be at least 1, got {self.max_jobs}")
+        self.room = default_room(data_loader) if room == "auto" else room
+        workers = getattr(self.room, "workers", 1)
+        # An explicit limit holds for the room too (a queue to show); else it fits 40 runs.
+        self.room_capacity = configured or ROOM_RUNS_PER_WORKER * max(1, workers)
+        self._room_running = 0
+        self._models: dict[int, Any] = {}  # one Keras model per width converts every result
+        self._convert_lock = threading.Lock()
+        if self.room is not None:
+            self.room.start(self._on_room_event)
         self._data_loader = data_loader
         self._jobs: dict[str, _Job] = {}
         self._waiting: deque[str] = deque()
@@ -158,9 +199,13 @@ class JobManager:
                 raise BusyError("You already have a run queued or training: wait for it "
                                 "to end, or stop it, before starting another.")
             job_id = f"job-{next(self._ids)}"
-            self._jobs[job_id] = _Job(job_id, owner, config)
+            job = _Job(job_id, owner, config, room=self.room is not None and stackable(config))
+            self._jobs[job_id] = job
             self._waiting.append(job_id)
             self._forget_old_jobs()
+            if job.room:
+                self._dispatch_room()
+                return job_id
         threading.Thread(target=self._run, args=(job_id,), name=job_id, daemon=True).start()
         return job_id
 
@@ -173,33 +218,54 @@ class JobManager:
                 self._waiting.remove(job_id)
                 job.status = JobStatus.CANCELLED
                 self._lock.notify_all()
+            elif job.room and job.status is JobStatus.RUNNING:
+                self.room.command(job_id, "stop")
 
     def pause(self, job_id: str) -> None:
         """Hold a job at its next report (within a fraction of a second); it keeps its slot."""
         self._jobs[job_id].gate.pause()
+        self._tell_room(job_id, "pause")
 
     def resume(self, job_id: str) -> None:
         """Let a held job go on."""
         self._jobs[job_id].gate.resume()
+        self._tell_room(job_id, "resume")
 
     def step(self, job_id: str, reports: int = 1) -> None:
         """Let a held job train `reports` more reports (~128 batches each), then hold it."""
         self._jobs[job_id].gate.step(reports)
+        self._tell_room(job_id, "step", reports)
 
     def slow_motion(self, job_id: str, seconds: float) -> None:
         """Wait `seconds` after each report of a job (0 for full speed)."""
-        self._jobs[job_id].gate.slow_motion = max(0.0, min(float(seconds), 5.0))
+        seconds = max(0.0, min(float(seconds), 5.0))
+        self._jobs[job_id].gate.slow_motion = seconds
+        self._tell_room(job_id, "slow_motion", seconds)
+
+    def _tell_room(self, job_id: str, name: str, *args: Any) -> None:
+        """Pass a pause/resume/step/slow-motion to the room's worker of a room run; a queued
+        room run gets its gate's state when it starts."""
+        with self._lock:
+            job = self._jobs[job_id]
+            if job.room and job.status is JobStatus.RUNNING:
+                self.room.command(job_id, name, *args)
 
     def hold(self, held: bool) -> None:
         """Hold (True) or release (False) the queue: held, no queued run starts."""
         with self._lock:
             self._held = bool(held)
+            self._dispatch_room()
             self._lock.notify_all()
 
     @property
     def held(self) -> bool:
         """Whether the queue is held (running runs go on; queued ones wait)."""
         return self._held
+
+    def close(self) -> None:
+        """Stop the room's worker processes (runs still training there fail)."""
+        if self.room is not None:
+            self.room.close()
 
     def snapshot(self, job_id: str) -> JobSnapshot:
         """A consistent copy of one job's state."""
@@ -218,7 +284,7 @@ class JobManager:
     def active_count(self) -> tuple[int, int]:
         """(running, queued) job counts."""
         with self._lock:
-            return self._running, len(self._waiting)
+            return self._running + self._room_running, len(self._waiting)
 
     def wait(self, job_id: str, timeout: float | None = None) -> JobSnapshot:
         """Block until the job is done (or the timeout passes); return its snapshot."""
@@ -244,8 +310,9 @@ class JobManager:
 
     def _snapshot(self, job: _Job) -> JobSnapshot:
         position = None
-        if job.status is JobStatus.QUEUED:
-            position = self._waiting.index(job.job_id) + 1
+        if job.status is JobStatus.QUEUED:  # among the runs waiting for the same trainer
+            same = [j for j in self._waiting if self._jobs[j].room == job.room]
+            position = same.index(job.job_id) + 1
         return JobSnapshot(
             job_id=job.job_id,
             owner=job.owner,
@@ -264,7 +331,7 @@ class JobManager:
             error=job.error,
             save_error=job.save_error,
             model=job.model,
-            paused=job.gate.paused,
+            paused=job.remote_paused if job.room else job.gate.paused,
             slow_motion=job.gate.slow_motion,
             peek=job.peek,
         )
@@ -299,14 +366,14 @@ class JobManager:
     def _start(self, job: _Job) -> bool:
         """Wait for the job's turn and a free slot, then take it; False if cancelled."""
         with self._lock:
-            # FIFO: start only when first in line and a slot is free.
+            # FIFO: start only when first in line (of fit's runs) and a slot is free.
             while job.status is JobStatus.QUEUED and (self._held or not (
-                self._waiting[0] == job.job_id and self._running < self.max_jobs
+                self._next_waiting(room=False) == job.job_id and self._running < self.max_jobs
             )):
                 self._lock.wait()
             if job.status is not JobStatus.QUEUED:
                 return False
-            self._waiting.popleft()
+            self._waiting.remove(job.job_id)
             if self._running == 0:
                 self._gradients_before = set(_custom_gradients())
             self._running += 1
@@ -314,9 +381,73 @@ class JobManager:
             self._lock.notify_all()
             return True
 
+    def _next_waiting(self, room: bool) -> str | None:
+        return next((j for j in self._waiting if self._jobs[j].room == room), None)
+
+    def _dispatch_room(self) -> None:
+        """Start waiting room runs while the room has space (called with the lock held)."""
+        while not self._held and self._room_running < self.room_capacity:
+            job_id = self._next_waiting(room=True)
+            if job_id is None:
+                return
+            job = self._jobs[job_id]
+            self._waiting.remove(job_id)
+            self._room_running += 1
+            job.status = JobStatus.RUNNING
+            self._lock.notify_all()
+            self.room.add(job_id, job.config)
+            if job.gate.slow_motion:
+                self.room.command(job_id, "slow_motion", job.gate.slow_motion)
+
+    def _on_room_event(self, event: Any) -> None:
+        """What the room's workers report (on an executor's thread)."""
+        with self._lock:
+            job = self._jobs.get(event.job_id)
+            if job is None or job.status is not JobStatus.RUNNING:
+                return  # forgotten, or ended already (a worker's death after its end)
+        if isinstance(event, Progress):
+            self._progress(job)(event.event)
+        elif isinstance(event, Held):
+            with self._lock:
+                job.remote_paused = event.held
+        elif isinstance(event, Finished | Failed):
+            status, error = JobStatus.FAILED, "training ended unexpectedly"
+            try:
+                if isinstance(event, Failed):
+                    error = event.message
+                else:
+                    status, error = self._save_room_result(job, event.outcome), None
+            except BaseException as e:  # even SystemExit: it would only end this thread
+                log.exception("saving job %s failed", job.job_id)
+                error = f"{type(e).__name__}: {e}"
+            finally:
+                with self._lock:
+                    job.status, job.error, job.remote_paused = status, error, False
+                    self._room_running -= 1
+                    self._dispatch_room()
+                    self._lock.notify_all()
+
+    def _save_room_result(self, job: _Job, outcome: Any) -> JobStatus:
+        """Save a room run through one reused Keras model per width (not one per run)."""
+        config = outcome.config
+        with self._convert_lock:
+            model = self._models.get(config.hidden_units)
+            if model is None:
+                model = self._models[config.hidden_units] = build_model(
+                    hidden_units=config.hidden_units)
+            model.get_layer("dropout").rate = config.dropout  # what the saved file says
+            model.optimizer.learning_rate.assign(config.learning_rate)
+            result = result_from(outcome, model)
+            status = self._save(job, result, keep=lambda: result_from(outcome))
+        return status
+
     def _train_and_save(self, job: _Job, data: MnistData) -> JobStatus:
         """Train, then save; a failed save is reported on the job, which keeps its model."""
         result = train(job.config, data, self._progress(job), job.stop, gate=job.gate)
+        return self._save(job, result, keep=lambda: result.model)
+
+    def _save(self, job: _Job, result: TrainResult, keep: Callable[[], Any]) -> JobStatus:
+        """Save a result; one that could not be saved keeps a model of its own (`keep`)."""
         ref, save_error = None, None
         try:
             ref = save_result(self.store, result, owner=job.owner)
@@ -325,12 +456,13 @@ class JobManager:
         except Exception as e:
             log.exception("saving job %s failed", job.job_id)
             save_error = f"{type(e).__name__}: {e}"
+        model = keep() if ref is None else None
         with self._lock:
             job.test_loss, job.test_accuracy = result.test_loss, result.test_accuracy
             job.epochs_completed, job.seconds = result.epochs_completed, result.seconds
             job.ref, job.save_error = ref, save_error
             if ref is None:  # not on disk: the model in memory is the only copy
-                job.model = result.model
+                job.model = model
                 self._forget_old_models()
         return JobStatus.STOPPED if result.stopped else JobStatus.FINISHED
 
@@ -369,7 +501,7 @@ class JobManager:
                 loss=event.loss,
                 accuracy=event.accuracy,
             )
-            if job.latest is None:
+            if job.latest is None and not job.room:  # room workers lower their own
                 from mnist_core.tf_setup import lower_compute_priority
 
                 lower_compute_priority()  # training has its threads by now: drawings first

@@ -18,6 +18,10 @@ PUBLIC_URL_ENV_VAR = "MNIST_PUBLIC_URL"  # the address participants open, for th
 BACKEND_ENV_VAR = "MNIST_TRAINING_BACKEND"  # where runs train: local (default) or ray
 RAY_ADDRESS_ENV_VAR = "RAY_ADDRESS"  # Ray's own variable: the cluster to join
 BACKENDS = ("local", "ray")
+TRAINING_WORKERS_ENV_VAR = "MNIST_TRAINING_WORKERS"  # the room's worker processes; 0 = a thread
+# Quickstart runs training at once per room worker (more wait): a 2-core server holds 48,
+# more than a workshop's 40; each costs ~1.2 MB of weights and Adam moments.
+ROOM_RUNS_PER_WORKER = 24
 # The quickstart's ops are tiny: splitting each across threads costs more than it saves,
 # and one thread per run leaves the other core to answer drawings (bench/run.py).
 DEFAULT_TF_THREADS = 1
@@ -54,13 +58,25 @@ def train_limit() -> int | None:
     return _int_from_env(TRAIN_LIMIT_ENV_VAR, 1)
 
 
+def configured_max_training_jobs() -> int | None:
+    """$MNIST_MAX_TRAINING_JOBS, or None when unset."""
+    return _int_from_env(MAX_JOBS_ENV_VAR, 1)
+
+
 def max_training_jobs() -> int:
-    """$MNIST_MAX_TRAINING_JOBS, else one per two CPU cores."""
-    configured = _int_from_env(MAX_JOBS_ENV_VAR, 1)
+    """$MNIST_MAX_TRAINING_JOBS, else one per two CPU cores (runs trained by Keras' fit)."""
+    configured = configured_max_training_jobs()
     if configured is not None:
         return configured
     # Each TensorFlow run already uses a core; two at once on two cores only thrash.
     return max(1, (os.cpu_count() or 2) // 2)
+
+
+def training_workers() -> int:
+    """$MNIST_TRAINING_WORKERS: the room trainer's worker processes (0: a thread of the
+    server); by default one per CPU core (two 1-thread processes train twice one's runs)."""
+    configured = _int_from_env(TRAINING_WORKERS_ENV_VAR, 0)
+    return max(1, os.cpu_count() or 1) if configured is None else configured
 
 
 def tf_threads() -> int:

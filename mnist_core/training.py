@@ -13,6 +13,7 @@ import numpy as np
 
 from mnist_core.config import TrainConfig
 from mnist_core.data import MnistData, load_mnist
+from mnist_core.errors import MnistStudioError
 from mnist_core.model import build_model
 from mnist_core.numerics import softmax
 from mnist_core.tf_setup import keras
@@ -60,18 +61,34 @@ class PauseGate:
             self._steps += reports
             self._changed.notify_all()
 
+    def report(self) -> bool:
+        """At a report, without blocking: whether the run should hold now (counts steps)."""
+        with self._changed:
+            if not self._paused:
+                return False
+            if self._steps:  # stepping: go on until the last step is used up
+                self._steps -= 1
+                if self._steps:
+                    return False
+            return True
+
+    def holding(self, stop: threading.Event | None) -> bool:
+        """Whether a held run should stay held (paused, no steps to take, not stopped)."""
+        with self._changed:
+            return self._paused and self._steps == 0 and not (stop and stop.is_set())
+
+    def set_held(self, held: bool) -> None:
+        """Record that the run sits held (or goes on): what `paused` reports."""
+        with self._changed:
+            self._held = held
+
     def wait(self, stop: threading.Event | None, on_hold: Callable[[], None]) -> None:
         """Called at each report: hold here while paused (calling `on_hold` once as a hold
         begins) until resumed, stepped or stopped."""
         if self.slow_motion:
             time.sleep(self.slow_motion)
-        with self._changed:
-            if not self._paused:
-                return
-            if self._steps:  # stepping: go on until the last step is used up
-                self._steps -= 1
-                if self._steps:
-                    return
+        if not self.report():
+            return
         on_hold()
         with self._changed:
             self._held = True
@@ -249,7 +266,72 @@ def train(
     gate: PauseGate | None = None,
 ) -> TrainResult:
     """Train as configured, validating on the test set after every epoch; `gate` pauses,
-    resumes or steps it."""
+    resumes or steps it. The quickstart MLP trains in the compiled loop of
+    mnist_core.stacked (~5x faster than Keras' fit); the CNN and augmented runs in fit."""
+    from mnist_core.room import stackable  # deferred: mnist_core.room imports this module
+
+    if stackable(config):
+        return train_compiled(config, data, progress, stop, progress_interval, gate)
+    return train_fit(config, data, progress, stop, progress_interval, gate)
+
+
+def train_compiled(
+    config: TrainConfig,
+    data: MnistData | None = None,
+    progress: ProgressCallback | None = None,
+    stop: threading.Event | None = None,
+    progress_interval: float = 0.25,
+    gate: PauseGate | None = None,
+) -> TrainResult:
+    """The quickstart MLP as a one-run group of the room's compiled loop, in this thread."""
+    from mnist_core.room import Failed, Finished, Progress, RoomWorker
+
+    data = data or load_mnist()
+    ended: list = []
+
+    def emit(event) -> None:
+        if isinstance(event, Progress) and progress is not None:
+            progress(event.event)
+        elif isinstance(event, (Finished, Failed)):
+            ended.append(event)
+
+    worker = RoomWorker(emit, lambda: data, progress_interval)
+    worker.add("run", config, gate=gate, stop=stop)
+    worker.run_alone()
+    if isinstance(ended[0], Failed):
+        raise MnistStudioError(ended[0].message)
+    return result_from(ended[0].outcome)
+
+
+def result_from(outcome: Any, model: keras.Model | None = None) -> TrainResult:
+    """A TrainResult holding `outcome`'s weights in a quickstart model (`model` reused when
+    given: one Keras model can convert many runs, one at a time)."""
+    config = outcome.config
+    if model is None:
+        model = build_model(dropout=config.dropout, hidden_units=config.hidden_units,
+                            learning_rate=config.learning_rate)
+    model.set_weights(outcome.weights)
+    return TrainResult(
+        model=model,
+        config=config,
+        history=outcome.history,
+        test_loss=outcome.test_loss,
+        test_accuracy=outcome.test_accuracy,
+        epochs_completed=outcome.epochs_completed,
+        stopped=outcome.stopped,
+        seconds=outcome.seconds,
+    )
+
+
+def train_fit(
+    config: TrainConfig,
+    data: MnistData | None = None,
+    progress: ProgressCallback | None = None,
+    stop: threading.Event | None = None,
+    progress_interval: float = 0.25,
+    gate: PauseGate | None = None,
+) -> TrainResult:
+    """Train with Keras' fit (any architecture, augmentation): the general path."""
     data = (data or load_mnist()).limit(config.train_limit, config.test_limit)
     x_train, y_train = data.x_train, data.y_train  # (N, 28, 28) float32, (N,) uint8
     steps_per_epoch = math.ceil(len(x_train) / config.batch_size)

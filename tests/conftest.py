@@ -14,6 +14,10 @@ from mnist_core.constants import MODELS_DIR
 from mnist_core.data import MnistData, load_mnist
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# The app's room trainer in a thread of the server rather than warm worker processes (each
+# imports TensorFlow and loads MNIST: seconds per test's server). tests/test_executors.py
+# covers the processes.
+os.environ.setdefault("MNIST_TRAINING_WORKERS", "0")
 
 
 @pytest.fixture(scope="session")
