@@ -1,0 +1,102 @@
+"""mnist_core.ray_backend: the room's runs trained by Ray actors (a local Ray, no network)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import time
+
+import numpy as np
+import pytest
+
+from mnist_core.config import TrainConfig
+from mnist_core.errors import BackendError
+from mnist_core.executors import ThreadExecutor
+from mnist_core.jobs import JobManager, JobStatus
+from mnist_core.store import ModelStore
+
+ray = pytest.importorskip("ray")
+
+WAIT = 180  # s: the first run also starts two actors (each imports TensorFlow)
+QUICK = TrainConfig(epochs=2, train_limit=1000, test_limit=200, seed=3)
+LONG = TrainConfig(epochs=100, train_limit=1000, test_limit=200)
+
+
+@pytest.fixture(scope="module")
+def ray_executor(small_mnist):
+    """Two RoomActors on a Ray started for these tests (2 CPUs, this machine only)."""
+    from mnist_core.ray_backend import RayExecutor, connect
+
+    connect(None)
+    executor = RayExecutor(workers=2, data_loader=lambda: small_mnist, progress_interval=0)
+    yield executor
+    executor.close()
+    ray.shutdown()
+
+
+@pytest.fixture
+def manager(ray_executor, models_dir, small_mnist):
+    manager = JobManager(ModelStore(models_dir), data_loader=lambda: small_mnist,
+                         room=ray_executor)
+    yield manager
+
+
+def test_a_ray_run_equals_a_local_run_of_the_same_seed(manager, models_dir, small_mnist):
+    job_id = manager.submit(QUICK, owner="alice")
+    remote = manager.wait(job_id, timeout=WAIT)
+    assert remote.status is JobStatus.FINISHED, remote.error
+    assert len(remote.epoch_points) == 2 and remote.batch_points  # progress came back
+    model = manager.model(job_id)  # saved by the web server's store, loaded from disk
+    assert model.count_params() == 101_770
+    predictions = model.predict(small_mnist.x_test[:200], verbose=0).argmax(axis=1)
+    assert np.mean(predictions == small_mnist.y_test[:200]) == pytest.approx(
+        remote.test_accuracy, abs=1e-6)
+
+    local = JobManager(ModelStore(models_dir), data_loader=lambda: small_mnist,
+                       room=ThreadExecutor(lambda: small_mnist))
+    here = local.wait(local.submit(QUICK, owner="bob"), timeout=WAIT)
+    local.close()
+    assert remote.test_accuracy == pytest.approx(here.test_accuracy, abs=0.011)  # 2 of 200
+    np.testing.assert_allclose([p.loss for p in remote.epoch_points],
+                               [p.loss for p in here.epoch_points], rtol=1e-3)
+
+
+def test_stop_reaches_the_ray_worker(manager):
+    job_id = manager.submit(LONG, owner="alice")
+    deadline = time.monotonic() + WAIT
+    while not manager.snapshot(job_id).epoch_points:
+        assert time.monotonic() < deadline, "no progress from the Ray worker"
+        time.sleep(0.05)
+    manager.stop(job_id)
+    stopped = manager.wait(job_id, timeout=WAIT)
+    assert stopped.status is JobStatus.STOPPED
+    assert 1 <= stopped.epochs_completed < LONG.epochs and stopped.ref is not None
+
+
+def test_a_killed_worker_fails_only_its_run(manager, ray_executor):
+    job_id = manager.submit(LONG, owner="alice")
+    deadline = time.monotonic() + WAIT
+    while not manager.snapshot(job_id).batch_points:
+        assert time.monotonic() < deadline, "no progress from the Ray worker"
+        time.sleep(0.05)
+    with ray_executor._lock:
+        host = ray_executor._where[job_id]
+    os.kill(ray.get(host.actor.pid.remote()), signal.SIGKILL)
+    failed = manager.wait(job_id, timeout=WAIT)
+    assert failed.status is JobStatus.FAILED
+    assert "Ray worker training this run stopped unexpectedly" in failed.error
+    after = manager.wait(manager.submit(QUICK, owner="bob"), timeout=WAIT)
+    assert after.status is JobStatus.FINISHED, after.error  # a fresh actor took its place
+
+
+def test_an_unreachable_cluster_is_one_clear_message_at_once():
+    from mnist_core.ray_backend import reachable
+
+    with socket.socket() as free:  # a port nobody listens on
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    started = time.monotonic()
+    with pytest.raises(BackendError, match=f"Ray cluster at 127.0.0.1:{port} cannot be reached"):
+        reachable(f"127.0.0.1:{port}", timeout=1)
+    assert time.monotonic() - started < 5  # not Ray's minutes of retries
