@@ -368,7 +368,15 @@ def bench_inside(strokes: int) -> None:
           f"{INSIDE_MEDIAN_MS} ms, p95 <= {INSIDE_P95_MS} ms: {'ok' if ok else 'MISSED'})")
 
 
-SECTIONS = {"train": bench_train, "charts": bench_charts, "draw": bench_draw,
+def bench_single(rounds: int) -> None:
+    """Target 1b: one run's compiled loop vs the tutorial's fit, in this process."""
+    from bench.room import bench_single as single
+
+    single(rounds)
+
+
+SECTIONS = {"train": bench_train, "single": bench_single, "charts": bench_charts,
+            "draw": bench_draw,
             "browser": bench_browser, "startup": bench_startup, "memory": bench_memory,
             "inside": bench_inside}
 

@@ -15,6 +15,7 @@ next run; nothing waits on it.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
 import os
@@ -113,10 +114,8 @@ class ThreadExecutor:
 def _worker_main(commands: Any, events: Any, progress_interval: float) -> None:
     """A worker process: one TensorFlow thread, a lower priority, MNIST converted once."""
     os.environ["MNIST_TF_THREADS"] = "1"  # read when mnist_core.tf_setup is imported
-    try:
+    with contextlib.suppress(OSError):  # not allowed here: train at the same priority
         os.nice(WORKER_NICENESS)
-    except OSError:
-        pass
     from mnist_core.room import RoomWorker
 
     serve(RoomWorker(events.put, load_mnist, progress_interval), commands)

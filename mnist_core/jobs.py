@@ -159,7 +159,7 @@ class JobManager:
         store: ModelStore,
         max_jobs: int | None = None,
         data_loader: Callable[[], MnistData] = load_mnist,
-        room: Any | None | Literal["auto"] = "auto",
+        room: Any | Literal["auto"] | None = "auto",
     ) -> None:
         """`room`: an executor (mnist_core.executors), "auto" for the configured one, or
         None to train every run in a thread here."""
@@ -168,7 +168,8 @@ class JobManager:
         self.max_jobs = configured if configured is not None else max_training_jobs()
         if self.max_jobs < 1:
             raise ConfigError(f"max_jobs must be at least 1, got {self.max_jobs}")
-        self.room = default_room(data_loader) if room == "auto" else room
+        # The room reads the manager's loader when a run arrives (one that changes counts).
+        self.room = default_room(lambda: self._data_loader()) if room == "auto" else room
         workers = getattr(self.room, "workers", 1)
         # An explicit limit holds for the room too (a queue to show); else it fits 40 runs.
         self.room_capacity = configured or ROOM_RUNS_PER_WORKER * max(1, workers)

@@ -180,7 +180,7 @@ class RoomWorker:
         except (MnistStudioError, ValueError) as e:
             self.emit(Failed(job_id, str(e)))
             return
-        except Exception as e:  # noqa: BLE001 - whatever it is, it fails this run only
+        except Exception as e:  # whatever it is, it fails this run only
             self.emit(Failed(job_id, f"{type(e).__name__}: {e}"))
             return
         self.runs[job_id] = run
@@ -290,13 +290,13 @@ class RoomWorker:
         """Reports, epoch ends and holds of one run after a chunk; whether it ends now
         (True: stopped, False: finished) or None."""
         now = time.perf_counter()
+        if now - run.last_report >= self.progress_interval:  # an epoch's last batch too,
+            run.last_report = now  # as in Keras' fit
+            self.emit(Progress(run.job_id, self._event(run, "batch")))
         if run.position == run.steps_per_epoch:
             self._end_epoch(run, group.stack.weights(k))
             if run.epoch > run.config.epochs:
                 return False
-        elif now - run.last_report >= self.progress_interval:
-            run.last_report = now
-            self.emit(Progress(run.job_id, self._event(run, "batch")))
         if run.stop.is_set():
             return True
         if run.gate.report():

@@ -216,7 +216,8 @@ def test_pause_step_resume_a_run(app_env: Path) -> None:
     assert reached() == before  # held: no progress
     at.button(key="step").click().run()
     run_until(at, lambda at: reached() != before)
-    run_until(at, lambda at: trainer().snapshot(held).paused)  # held again after the step
+    run_until(at, lambda at: trainer().snapshot(held).paused  # held again after the step,
+              and keyed(at, "resume") is not None)  # and the page has shown it
     at.button(key="resume").click().run()
     run_until(at, lambda at: keyed(at, "pause") is not None)
     at.button(key="stop").click().run()

@@ -7,6 +7,7 @@ import os
 import pytest
 
 from mnist_core.errors import BusyError, ConfigError
+from mnist_core.executors import ThreadExecutor
 from mnist_core.jobs import JobManager, JobStatus
 from mnist_core.settings import max_training_jobs as default_max_jobs
 from mnist_core.store import ModelStore
@@ -15,9 +16,15 @@ from mnist_core.training import TrainConfig
 WAIT = 120  # seconds; a 1-epoch run on 1,000 images takes about one
 
 
-@pytest.fixture
-def manager(models_dir, small_mnist):
-    return JobManager(ModelStore(models_dir), max_jobs=1, data_loader=lambda: small_mnist)
+@pytest.fixture(params=["room", "fit"])
+def manager(request, models_dir, small_mnist):
+    """A trainer whose quickstart runs go to the room (its worker in a thread here) or,
+    like the CNN's, each to Keras' fit in a thread of its own."""
+    room = ThreadExecutor(lambda: small_mnist) if request.param == "room" else None
+    manager = JobManager(ModelStore(models_dir), max_jobs=1, data_loader=lambda: small_mnist,
+                         room=room)
+    yield manager
+    manager.close()
 
 
 QUICK = TrainConfig(epochs=1, train_limit=1000, test_limit=200)
@@ -96,11 +103,13 @@ def test_save_failure_keeps_model(small_mnist, tmp_path):
     assert done.model is not None and done.test_accuracy > 0.3
 
 
-def test_failed_job_frees_its_slot(manager):
+@pytest.mark.parametrize("in_room", [True, False], ids=["room", "fit"])
+def test_failed_job_frees_its_slot(models_dir, in_room):
     def broken_loader():
         raise OSError("disk on fire")
 
-    manager._data_loader = broken_loader
+    manager = JobManager(ModelStore(models_dir), max_jobs=1, data_loader=broken_loader,
+                         room=ThreadExecutor(broken_loader) if in_room else None)
     failed = manager.wait(manager.submit(QUICK), timeout=WAIT)
     assert failed.status is JobStatus.FAILED and "disk on fire" in failed.error
     assert manager.active_count() == (0, 0)

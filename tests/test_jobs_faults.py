@@ -19,6 +19,7 @@ import pytest
 
 from mnist_core import jobs as jobs_module
 from mnist_core.evaluate import predict_logits
+from mnist_core.executors import ThreadExecutor
 from mnist_core.jobs import JobManager, JobStatus
 from mnist_core.store import ModelStore
 from mnist_core.training import TrainConfig
@@ -64,11 +65,14 @@ def read_only_models(request, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     return folder
 
 
-def test_read_only_models_folder_never_wedges_the_trainer(read_only_models, small_mnist):
+@pytest.mark.parametrize("in_room", [True, False], ids=["room", "fit"])
+def test_read_only_models_folder_never_wedges_the_trainer(read_only_models, small_mnist,
+                                                          in_room):
     """Saving fails with EROFS (and so does the clean-up): each run still finishes, says
     why it was not saved, keeps its model, and frees the slot for the next one."""
     manager = JobManager(ModelStore(read_only_models), max_jobs=1,
-                         data_loader=lambda: small_mnist)
+                         data_loader=lambda: small_mnist,
+                         room=ThreadExecutor(lambda: small_mnist) if in_room else None)
     job_ids = [manager.submit(QUICK, owner=owner) for owner in ("alice", "bob")]
     for job_id in job_ids:
         done = manager.wait(job_id, timeout=WAIT)
@@ -101,10 +105,14 @@ def raise_in(place: str, exception: BaseException, monkeypatch: pytest.MonkeyPat
     ],
     ids=["training-error", "training-exit", "saving-error", "saving-keyerror", "saving-exit"],
 )
+@pytest.mark.parametrize("in_room", [True, False], ids=["room", "fit"])
 def test_any_exception_in_a_worker_ends_the_job_and_frees_the_slot(
-    models_dir, small_mnist, monkeypatch, place, exception, status, message
+    models_dir, small_mnist, monkeypatch, place, exception, status, message, in_room
 ):
-    manager = JobManager(ModelStore(models_dir), max_jobs=1, data_loader=lambda: small_mnist)
+    if in_room and place == "training":
+        pytest.skip("the room's own faults: tests/test_executors.py")
+    manager = JobManager(ModelStore(models_dir), max_jobs=1, data_loader=lambda: small_mnist,
+                         room=ThreadExecutor(lambda: small_mnist) if in_room else None)
     raise_in(place, exception, monkeypatch)
     first = manager.wait(manager.submit(QUICK), timeout=WAIT)
     assert first.status is status, first
@@ -126,7 +134,7 @@ def test_waiting_for_data_holds_no_training_slot(models_dir, small_mnist):
         assert data_ready.wait(WAIT)
         return small_mnist
 
-    manager = JobManager(ModelStore(models_dir), max_jobs=1, data_loader=slow_loader)
+    manager = JobManager(ModelStore(models_dir), max_jobs=1, data_loader=slow_loader, room=None)
     first = manager.submit(QUICK)
     second = manager.submit(QUICK)
     time.sleep(0.5)
@@ -149,7 +157,7 @@ def test_data_that_fails_while_queued_fails_the_job_and_the_queue_moves_on(model
             raise OSError("no data today")
         return small_mnist
 
-    manager = JobManager(ModelStore(models_dir), max_jobs=1, data_loader=loader)
+    manager = JobManager(ModelStore(models_dir), max_jobs=1, data_loader=loader, room=None)
     failed = manager.wait(manager.submit(QUICK), timeout=WAIT)
     assert failed.status is JobStatus.FAILED and "no data today" in failed.error
     assert failed.queue_position is None
@@ -175,7 +183,8 @@ def trained_models(monkeypatch) -> list[weakref.ref]:
 def test_saved_runs_keep_no_model_in_memory(models_dir, small_mnist, trained_models):
     """After several saved runs the manager holds none of their Keras models; asked for
     one, it loads it from the saved file (the same predictions)."""
-    manager = JobManager(ModelStore(models_dir), max_jobs=1, data_loader=lambda: small_mnist)
+    manager = JobManager(ModelStore(models_dir), max_jobs=1, data_loader=lambda: small_mnist,
+                         room=None)
     job_ids = [manager.submit(QUICK) for _ in range(4)]
     done = [manager.wait(job_id, timeout=WAIT) for job_id in job_ids]
     assert all(job.status is JobStatus.FINISHED and job.ref for job in done)
@@ -195,7 +204,8 @@ def test_unsaved_models_are_kept_but_capped(small_mnist, tmp_path, monkeypatch,
     monkeypatch.setattr(jobs_module, "MAX_UNSAVED_MODELS", 2)
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("a file where the models folder should be")
-    manager = JobManager(ModelStore(blocker), max_jobs=1, data_loader=lambda: small_mnist)
+    manager = JobManager(ModelStore(blocker), max_jobs=1, data_loader=lambda: small_mnist,
+                         room=None)
     job_ids = [manager.submit(QUICK) for _ in range(3)]
     for job_id in job_ids:
         done = manager.wait(job_id, timeout=WAIT)
@@ -209,7 +219,8 @@ def test_unsaved_models_are_kept_but_capped(small_mnist, tmp_path, monkeypatch,
 
 
 def test_model_of_a_failed_or_unknown_job(models_dir, small_mnist, monkeypatch):
-    manager = JobManager(ModelStore(models_dir), max_jobs=1, data_loader=lambda: small_mnist)
+    manager = JobManager(ModelStore(models_dir), max_jobs=1, data_loader=lambda: small_mnist,
+                         room=None)
     raise_in("training", RuntimeError("no model"), monkeypatch)
     failed = manager.wait(manager.submit(QUICK), timeout=WAIT)
     assert failed.status is JobStatus.FAILED and manager.model(failed.job_id) is None
@@ -228,9 +239,30 @@ def test_finished_runs_leave_no_traced_graphs_behind(models_dir, small_mnist):
     """TensorFlow registers a custom gradient for each traced optimizer step in a global
     registry (never removed): each pins its run's whole graph, ~6 MB. Once the trainer is
     idle, the ones its runs added are gone."""
-    manager = JobManager(ModelStore(models_dir), max_jobs=1, data_loader=lambda: small_mnist)
+    manager = JobManager(ModelStore(models_dir), max_jobs=1, data_loader=lambda: small_mnist,
+                         room=None)
     manager.wait(manager.submit(QUICK), timeout=WAIT)
     before = traced_custom_gradients()
     for job_id in [manager.submit(QUICK) for _ in range(3)]:
         assert manager.wait(job_id, timeout=WAIT).status is JobStatus.FINISHED
     assert traced_custom_gradients() <= before
+
+
+def test_room_results_are_converted_by_one_reused_model(models_dir, small_mnist):
+    """Forty runs of the room need not hold forty Keras models: one per width converts and
+    saves them all, and what it saved is each run's own model."""
+    manager = JobManager(ModelStore(models_dir), max_jobs=4, data_loader=lambda: small_mnist,
+                         room=ThreadExecutor(lambda: small_mnist))
+    configs = [TrainConfig(epochs=1, dropout=dropout, seed=seed, train_limit=1000,
+                           test_limit=200) for seed, dropout in enumerate((0.0, 0.3, 0.5))]
+    done = [manager.wait(manager.submit(config), timeout=WAIT) for config in configs]
+    assert all(job.status is JobStatus.FINISHED and job.ref for job in done)
+    assert len(manager._models) == 1
+    for job, config in zip(done, configs, strict=True):
+        model = manager.store.load(job.ref)
+        assert model.get_layer("dropout").rate == pytest.approx(config.dropout)
+        assert model.count_params() == 101_770
+        accuracy = float(np.mean(predict_logits(model, small_mnist.x_test[:200]).argmax(1)
+                                 == small_mnist.y_test[:200]))
+        assert accuracy == pytest.approx(job.test_accuracy, abs=1e-6)
+    manager.close()
