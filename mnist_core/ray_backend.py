@@ -119,7 +119,7 @@ class _Host:
         while True:
             try:
                 events = self.ray.get(self.actor.events.remote())
-            except Exception as e:  # RayActorError, ActorDiedError, a lost node, ...
+            except BaseException as e:  # ActorDiedError, a lost node, ray.shutdown's exit
                 reason = f"{type(e).__name__}"
                 break
             for event in events:

@@ -100,3 +100,44 @@ def test_an_unreachable_cluster_is_one_clear_message_at_once():
     with pytest.raises(BackendError, match=f"Ray cluster at 127.0.0.1:{port} cannot be reached"):
         reachable(f"127.0.0.1:{port}", timeout=1)
     assert time.monotonic() - started < 5  # not Ray's minutes of retries
+
+
+def free_address() -> str:
+    """host:port where nothing listens."""
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        return f"127.0.0.1:{free.getsockname()[1]}"
+
+
+def test_a_cluster_that_is_not_there_falls_back_to_this_server(models_dir, small_mnist,
+                                                               monkeypatch):
+    address = free_address()
+    monkeypatch.setenv("MNIST_TRAINING_BACKEND", "ray")
+    monkeypatch.setenv("RAY_ADDRESS", address)
+    manager = JobManager(ModelStore(models_dir), data_loader=lambda: small_mnist)
+    assert isinstance(manager.room, ThreadExecutor)  # MNIST_TRAINING_WORKERS=0 in tests
+    assert manager.backend_note.startswith("Training on this server instead of Ray: ")
+    assert f"the Ray cluster at {address} cannot be reached" in manager.backend_note
+    done = manager.wait(manager.submit(QUICK, owner="alice"), timeout=WAIT)
+    assert done.status is JobStatus.FINISHED
+    manager.close()
+
+
+def test_the_app_trains_on_ray(ray_executor, models_dir, monkeypatch):
+    """MNIST_TRAINING_BACKEND=ray: a run started on the Train tab trains on a Ray actor."""
+    from mnist_core import ray_backend
+    from tests.test_app import keyed, new_app, train_to_the_end
+
+    ray_executor.close()  # its two actors hold both CPUs of the test's Ray: the app needs them
+    monkeypatch.setenv("MNIST_TRAIN_LIMIT", "2000")
+    monkeypatch.setenv("MNIST_TRAINING_BACKEND", "ray")
+    added = []
+    original = ray_backend.RayExecutor.add
+    monkeypatch.setattr(ray_backend.RayExecutor, "add",
+                        lambda self, job_id, config: (added.append(config),
+                                                      original(self, job_id, config)))
+    at = new_app("train")
+    train_to_the_end(at)
+    assert [config.epochs for config in added] == [1]  # it went to the Ray actors
+    assert keyed(at, "test_accuracy") is not None and not at.error
+    assert len(list((models_dir / "runs").glob("*.keras"))) == 1  # saved here, as always
