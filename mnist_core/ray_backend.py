@@ -205,3 +205,35 @@ class RayExecutor:
                 self._hosts.remove(host)
             for job_id in [j for j, h in self._where.items() if h is host]:
                 del self._where[job_id]
+
+
+def train_on_ray(config: TrainConfig, data: MnistData,
+                 progress: Callable[[Any], None] | None = None,
+                 address: str | None = None) -> Any:
+    """One run on a Ray actor, blocking until it ends (the CLI's --backend ray); returns a
+    TrainResult holding an ordinary quickstart model, as mnist_core.training.train does."""
+    from mnist_core.errors import ConfigError
+    from mnist_core.room import Failed, Finished, Progress, stackable
+    from mnist_core.training import result_from
+
+    if not stackable(config):
+        raise ConfigError("the Ray backend trains the quickstart network (--arch mlp, "
+                          "no --augment)")
+    ended: queue.Queue = queue.Queue()
+
+    def on_event(event: Any) -> None:
+        if isinstance(event, Progress) and progress is not None:
+            progress(event.event)
+        elif isinstance(event, Finished | Failed):
+            ended.put(event)
+
+    executor = RayExecutor(address, workers=1, data_loader=lambda: data)
+    executor.start(on_event)
+    try:
+        executor.add("cli", config)
+        event = ended.get()
+    finally:
+        executor.close()
+    if isinstance(event, Failed):
+        raise BackendError(event.message)
+    return result_from(event.outcome)

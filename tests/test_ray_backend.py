@@ -141,3 +141,35 @@ def test_the_app_trains_on_ray(ray_executor, models_dir, monkeypatch):
     assert [config.epochs for config in added] == [1]  # it went to the Ray actors
     assert keyed(at, "test_accuracy") is not None and not at.error
     assert len(list((models_dir / "runs").glob("*.keras"))) == 1  # saved here, as always
+
+
+def test_the_cli_trains_on_ray(tmp_path):
+    """`train --backend ray` in a process of its own starts a Ray and trains on an actor."""
+    from tests.test_cli import run_cli
+
+    out = tmp_path / "on-ray.keras"
+    result = run_cli("train", "--backend", "ray", "--epochs", "1", "--limit", "1000",
+                     "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    assert "Training on Ray" in result.stdout and "Epoch 1/1" in result.stdout
+    assert out.is_file() and out.with_suffix(".json").is_file()
+    refused = run_cli("train", "--backend", "ray", "--arch", "cnn", "--epochs", "1")
+    assert refused.returncode != 0
+    assert "the Ray backend trains the quickstart network" in refused.stderr
+
+
+def test_ray_stays_out_of_a_local_server():
+    """With the local backend nothing imports Ray (seconds of start-up, ~100 MB)."""
+    import subprocess
+    import sys
+
+    from tests.conftest import PROJECT_ROOT
+
+    code = ("import sys; from pathlib import Path; import mnist_core.jobs as jobs, mnist_core.cli;"
+            "from mnist_core.store import ModelStore; import tempfile;"
+            "m = jobs.JobManager(ModelStore(Path(tempfile.mkdtemp())));"
+            "print('ray' in sys.modules, type(m.room).__name__)")
+    env = {**os.environ, "MNIST_TRAINING_BACKEND": "local"}
+    result = subprocess.run([sys.executable, "-c", code], cwd=PROJECT_ROOT, env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert result.stdout.split() == ["False", "ThreadExecutor"], result.stderr
