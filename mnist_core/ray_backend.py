@@ -143,8 +143,7 @@ class RayExecutor:
                  progress_interval: float = 0.25) -> None:
         self.ray = connect(address)
         self.address = address
-        cores = int(self.ray.cluster_resources().get("CPU", 1))
-        self.workers = workers or max(1, cores)
+        self._workers = workers
         self.progress_interval = progress_interval
         self._data_loader = data_loader
         self._data_ref: Any = None
@@ -154,14 +153,20 @@ class RayExecutor:
         self._lock = threading.Lock()
         self._on_event: Callable[[Any], None] | None = None
 
+    @property
+    def workers(self) -> int:
+        """Actors to keep: as asked, else one per CPU the cluster has now (workers join)."""
+        return self._workers or max(1, int(self.ray.cluster_resources().get("CPU", 1)))
+
     def start(self, on_event: Callable[[Any], None]) -> None:
         self._on_event = on_event
 
     def add(self, job_id: str, config: TrainConfig) -> None:
+        workers = self.workers  # asked outside the lock: a call to the cluster
         with self._lock:
             if self._data_ref is None:  # once per cluster: every actor reads this copy
                 self._data_ref = self.ray.put(self._data_loader())
-            while len(self._hosts) < self.workers:
+            while len(self._hosts) < workers:
                 actor = self._actor_class.remote(self._data_ref, self.progress_interval)
                 self._hosts.append(_Host(actor, self.ray, self._event, self._forget))
             host = min(self._hosts, key=lambda h: len(h.runs))
