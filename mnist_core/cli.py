@@ -11,6 +11,7 @@ from pathlib import Path
 from mnist_core.config import ARCHITECTURES, DEFAULTS, LIMITS, Limit
 from mnist_core.constants import RUNS_SUBDIR
 from mnist_core.errors import ConfigError, ImageError, MnistStudioError
+from mnist_core.settings import BACKENDS, ray_address, training_backend
 
 PROG = "python -m mnist_core"
 
@@ -76,6 +77,9 @@ def _parser() -> argparse.ArgumentParser:
     where.add_argument("--out", type=Path, help="save to this .keras path (+ .json beside it)")
     where.add_argument("--name", help="save as models/runs/NAME.keras")
     train.add_argument("--description", default="", help="a note saved in the metadata")
+    train.add_argument("--backend", choices=BACKENDS, default=None,
+                       help="where to train: local (default: $MNIST_TRAINING_BACKEND, then "
+                       "local) or ray (the cluster at $RAY_ADDRESS, else a Ray of its own)")
 
     evaluate = commands.add_parser("evaluate", help="test loss, accuracy and mistakes",
                                    description="Evaluate a model on the 10,000 test images.")
@@ -132,7 +136,13 @@ def _cmd_train(args: argparse.Namespace) -> None:
                   f"accuracy {event.accuracy:.4f}  test_loss {event.val_loss:.4f}  "
                   f"test_accuracy {event.val_accuracy:.4f}  ({event.elapsed:.1f}s)", flush=True)
 
-    result = train(config, data, progress=report)
+    if (args.backend or training_backend()) == "ray":
+        from mnist_core.ray_backend import train_on_ray
+
+        print("Training on Ray", flush=True)
+        result = train_on_ray(config, data, report, ray_address())
+    else:
+        result = train(config, data, progress=report)
     print(f"Test loss {result.test_loss:.4f}  test accuracy {result.test_accuracy:.2%}  "
           f"({result.seconds:.1f}s)")
     metadata = metadata_for(result, args.description)

@@ -33,3 +33,7 @@ class ImageError(MnistStudioError, ValueError):
 
 class BusyError(MnistStudioError):
     """A participant already has a run queued or training (one at a time each)."""
+
+
+class BackendError(MnistStudioError):
+    """The configured training backend (a Ray cluster) cannot be used."""

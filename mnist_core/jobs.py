@@ -24,7 +24,7 @@ from typing import Any, Literal
 
 from mnist_core.config import TrainConfig
 from mnist_core.data import DATA_CHECKSUM, MnistData, load_mnist
-from mnist_core.errors import BusyError, ConfigError, MnistStudioError
+from mnist_core.errors import BackendError, BusyError, ConfigError, MnistStudioError
 from mnist_core.model import build_model
 from mnist_core.naming import run_stem
 from mnist_core.room_trainer import Failed, Finished, Held, Progress, stackable
@@ -32,6 +32,8 @@ from mnist_core.settings import (
     ROOM_RUNS_PER_WORKER,
     configured_max_training_jobs,
     max_training_jobs,
+    ray_address,
+    training_backend,
     training_workers,
 )
 from mnist_core.store import ModelMetadata, ModelStore
@@ -142,12 +144,23 @@ class _Job:
     remote_paused: bool = False  # the room's worker holds it
 
 
-def default_room(data_loader: Callable[[], MnistData] = load_mnist) -> Any:
-    """The room's executor as configured: $MNIST_TRAINING_WORKERS processes, 0 = a thread."""
+def default_room(data_loader: Callable[[], MnistData] = load_mnist) -> tuple[Any, str | None]:
+    """The room's executor as configured, and a note for the pages when it is not what was
+    asked for: a Ray cluster ($MNIST_TRAINING_BACKEND=ray), else $MNIST_TRAINING_WORKERS
+    processes (0 = a thread). A cluster that cannot be used falls back to this server."""
     from mnist_core.executors import ProcessExecutor, ThreadExecutor
 
+    note = None
+    if training_backend() == "ray":
+        from mnist_core.ray_backend import RayExecutor  # Ray is imported only for Ray
+
+        try:
+            return RayExecutor(ray_address(), data_loader=data_loader), None
+        except BackendError as e:
+            note = f"Training on this server instead of Ray: {e}."
+            log.warning(note)
     workers = training_workers()
-    return ProcessExecutor(workers) if workers else ThreadExecutor(data_loader)
+    return (ProcessExecutor(workers) if workers else ThreadExecutor(data_loader)), note
 
 
 class JobManager:
@@ -169,7 +182,8 @@ class JobManager:
         if self.max_jobs < 1:
             raise ConfigError(f"max_jobs must be at least 1, got {self.max_jobs}")
         # The room reads the manager's loader when a run arrives (one that changes counts).
-        self.room = default_room(lambda: self._data_loader()) if room == "auto" else room
+        self.room, self.backend_note = (default_room(lambda: self._data_loader())
+                                        if room == "auto" else (room, None))
         workers = getattr(self.room, "workers", 1)
         # An explicit limit holds for the room too (a queue to show); else it fits 40 runs.
         self.room_capacity = configured or ROOM_RUNS_PER_WORKER * max(1, workers)

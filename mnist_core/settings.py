@@ -15,6 +15,9 @@ MAX_JOBS_ENV_VAR = "MNIST_MAX_TRAINING_JOBS"  # training runs at once on the ser
 TF_THREADS_ENV_VAR = "MNIST_TF_THREADS"  # TensorFlow threads per op; 0 = its default
 STATUS_SECONDS_ENV_VAR = "MNIST_STATUS_SECONDS"  # how often idle pages look at the trainer
 PUBLIC_URL_ENV_VAR = "MNIST_PUBLIC_URL"  # the address participants open, for the share link
+BACKEND_ENV_VAR = "MNIST_TRAINING_BACKEND"  # where runs train: local (default) or ray
+RAY_ADDRESS_ENV_VAR = "RAY_ADDRESS"  # Ray's own variable: the cluster to join
+BACKENDS = ("local", "ray")
 TRAINING_WORKERS_ENV_VAR = "MNIST_TRAINING_WORKERS"  # the room's worker processes; 0 = a thread
 # Quickstart runs training at once per room worker (more wait): a 2-core server holds 48,
 # more than a workshop's 40; each costs ~1.2 MB of weights and Adam moments.
@@ -97,3 +100,16 @@ def public_url() -> str | None:
         raise ConfigError(f"{PUBLIC_URL_ENV_VAR} must be an http:// or https:// address, "
                           f"got {raw!r}")
     return raw
+
+
+def training_backend() -> str:
+    """$MNIST_TRAINING_BACKEND: "local" (default: this server's cores) or "ray" (a cluster)."""
+    raw = os.environ.get(BACKEND_ENV_VAR, "").strip().lower() or "local"
+    if raw not in BACKENDS:
+        raise ConfigError(f"{BACKEND_ENV_VAR} must be one of {', '.join(BACKENDS)}, got {raw!r}")
+    return raw
+
+
+def ray_address() -> str | None:
+    """$RAY_ADDRESS (e.g. "10.0.0.5:6379" or "auto"), or None to start a Ray of our own."""
+    return os.environ.get(RAY_ADDRESS_ENV_VAR, "").strip() or None

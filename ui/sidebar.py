@@ -146,6 +146,8 @@ def server_status_ui(session: Session) -> bool | None:
     running, queued = trainer().active_count()
     st.caption(f"Trainer: {running} training, {queued} waiting." if running or queued
                else "Trainer: idle, ready to train.")
+    if trainer().backend_note:  # MNIST_TRAINING_BACKEND=ray, but the cluster is not there
+        st.caption(plain(trainer().backend_note))
     return bool(running or queued)
 
 
