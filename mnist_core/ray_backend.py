@@ -74,7 +74,7 @@ class RoomActor:
     def __init__(self, data: MnistData, progress_interval: float) -> None:
         with contextlib.suppress(OSError):  # beside a web server: its pages first
             os.nice(WORKER_NICENESS)
-        from mnist_core.room import RoomWorker
+        from mnist_core.room_trainer import RoomWorker
 
         self._commands: queue.Queue = queue.Queue()
         self._events: queue.Queue = queue.Queue()
@@ -113,7 +113,7 @@ class _Host:
         threading.Thread(target=self._relay, name="ray-events", daemon=True).start()
 
     def _relay(self) -> None:
-        from mnist_core.room import Failed, Finished
+        from mnist_core.room_trainer import Failed, Finished
 
         reason = "it was closed"
         while True:
@@ -196,7 +196,7 @@ class RayExecutor:
         return self.ray.get([host.actor.pid.remote() for host in hosts])
 
     def _event(self, event: Any) -> None:
-        from mnist_core.room import Failed, Finished
+        from mnist_core.room_trainer import Failed, Finished
 
         if isinstance(event, (Finished, Failed)):
             with self._lock:
@@ -218,7 +218,7 @@ def train_on_ray(config: TrainConfig, data: MnistData,
     """One run on a Ray actor, blocking until it ends (the CLI's --backend ray); returns a
     TrainResult holding an ordinary quickstart model, as mnist_core.training.train does."""
     from mnist_core.errors import ConfigError
-    from mnist_core.room import Failed, Finished, Progress, stackable
+    from mnist_core.room_trainer import Failed, Finished, Progress, stackable
     from mnist_core.training import result_from
 
     if not stackable(config):
