@@ -33,3 +33,11 @@ class ImageError(MnistStudioError, ValueError):
 
 class BusyError(MnistStudioError):
     """A participant already has a run queued or training (one at a time each)."""
+
+
+class StoreFullError(ModelSaveError):
+    """The runs folder has reached its size limit (MNIST_RUNS_FOLDER_MB)."""
+
+
+class PresenterError(MnistStudioError):
+    """A presenter action without the presenter's secret, or the room state unwritable."""

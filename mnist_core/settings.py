@@ -15,6 +15,11 @@ MAX_JOBS_ENV_VAR = "MNIST_MAX_TRAINING_JOBS"  # training runs at once on the ser
 TF_THREADS_ENV_VAR = "MNIST_TF_THREADS"  # TensorFlow threads per op; 0 = its default
 STATUS_SECONDS_ENV_VAR = "MNIST_STATUS_SECONDS"  # how often idle pages look at the trainer
 PUBLIC_URL_ENV_VAR = "MNIST_PUBLIC_URL"  # the address participants open, for the share link
+PRESENTER_SECRET_ENV_VAR = "MNIST_PRESENTER_SECRET"  # the presenter console's secret
+RUNS_PER_PARTICIPANT_ENV_VAR = "MNIST_RUNS_PER_PARTICIPANT"  # on the board, per participant
+RUNS_FOLDER_MB_ENV_VAR = "MNIST_RUNS_FOLDER_MB"  # no run is saved once models/runs/ is this big
+ROOM_SECONDS_ENV_VAR = "MNIST_ROOM_SECONDS"  # how often a page looks for pushes and new runs
+MIN_SECRET_LENGTH = 12  # a presenter secret shorter than this is refused (guessable)
 # The quickstart's ops are tiny: splitting each across threads costs more than it saves,
 # and one thread per run leaves the other core to answer drawings (bench/run.py).
 DEFAULT_TF_THREADS = 1
@@ -81,3 +86,32 @@ def public_url() -> str | None:
         raise ConfigError(f"{PUBLIC_URL_ENV_VAR} must be an http:// or https:// address, "
                           f"got {raw!r}")
     return raw
+
+
+def presenter_secret() -> str | None:
+    """$MNIST_PRESENTER_SECRET, or None for the one the server creates (runs/.presenter)."""
+    raw = os.environ.get(PRESENTER_SECRET_ENV_VAR, "").strip()
+    if not raw:
+        return None
+    if len(raw) < MIN_SECRET_LENGTH or any(c.isspace() for c in raw):
+        raise ConfigError(f"{PRESENTER_SECRET_ENV_VAR} must be at least {MIN_SECRET_LENGTH} "
+                          "characters without spaces")
+    return raw
+
+
+def runs_per_participant() -> int:
+    """$MNIST_RUNS_PER_PARTICIPANT: each participant's newest runs on the board (default 20)."""
+    configured = _int_from_env(RUNS_PER_PARTICIPANT_ENV_VAR, 1)
+    return 20 if configured is None else configured
+
+
+def runs_folder_mb() -> int:
+    """$MNIST_RUNS_FOLDER_MB: the runs folder's size limit in MB (default 2000: ~1,600 runs)."""
+    configured = _int_from_env(RUNS_FOLDER_MB_ENV_VAR, 1)
+    return 2000 if configured is None else configured
+
+
+def room_seconds() -> int:
+    """$MNIST_ROOM_SECONDS: how often a page looks for the presenter's pushes (default 2 s)."""
+    configured = _int_from_env(ROOM_SECONDS_ENV_VAR, 1)
+    return 2 if configured is None else configured
