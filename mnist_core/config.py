@@ -76,6 +76,13 @@ LEARNING_RATE_CHOICES = (0.0001, 0.0003, 0.001, 0.003, 0.01, 0.03)
 # gap between training and test accuracy shows what dropout does (60,000 = all of them).
 TRAIN_IMAGE_CHOICES = (500, 1000, 10_000, 60_000)
 ALL_TRAIN_IMAGES = 60_000
+
+
+def train_limit_for(images: int) -> int | None:
+    """TrainConfig.train_limit for a number of training images (None: all of them)."""
+    return None if images >= ALL_TRAIN_IMAGES else int(images)
+
+
 # The overfitting demonstration: few images, no dropout, many epochs (then add dropout).
 OVERFIT_PRESET = {"epochs": 20, "dropout": 0.0, "train_images": 500}
 

@@ -133,6 +133,10 @@ class Room:
             return False
         return hmac.compare_digest(secret.encode("utf-8"), self._secret.encode("utf-8"))
 
+    def link(self, base: str) -> str:
+        """The presenter link for this server's address `base` (for the terminal only)."""
+        return presenter_link(base, self._secret)
+
     def _change(self, secret: Any, **changes: Any) -> RoomState:
         """Apply a presenter's change, written to disk before it is seen by any page."""
         if not self.is_presenter(secret):
@@ -186,3 +190,15 @@ def presenter_link(base: str, secret: str) -> str:
     return f"{base.split('?')[0]}?{PRESENTER_PARAM}={secret}"
 
 
+
+
+def main() -> None:
+    """`python -m mnist_core.room [BASE_URL]`: print the presenter link of this models folder."""
+    import sys
+
+    base = sys.argv[1] if len(sys.argv) > 1 else "http://localhost:8501/"
+    print(Room(ModelStore()).link(base))
+
+
+if __name__ == "__main__":
+    main()

@@ -7,10 +7,20 @@ import time
 import streamlit as st
 
 from mnist_core.naming import NETWORK_NOTES, network_name, percent, plural
-from mnist_core.settings import status_seconds
+from mnist_core.settings import room_seconds, status_seconds
 from mnist_core.store import ModelInfo
+from ui.board import BOARD_DRAWN, board_fingerprint
 from ui.format import plain
-from ui.presets import TAB_NAMES, Presets, current_settings, share_link
+from ui.presenter import room, sync_hold
+from ui.presets import (
+    SEEN_PUSH,
+    TAB_KEY,
+    TAB_NAMES,
+    Presets,
+    current_settings,
+    share_link,
+    tab_label,
+)
 from ui.resources import model_store, tensorflow_ready, trainer
 from ui.session import WATCHED, ModelChoice, Session, default_model, model_options
 from ui.share import participant_base, qr_dialog
@@ -31,6 +41,24 @@ def sidebar_ui(owner: str, presets: Presets) -> tuple[Session, bool]:
         (live_status_ui if busy else idle_status_ui)(session)
         presenter = workshop_ui(presets, session.choice)
     return session, presenter
+
+
+def follow_room_ui() -> None:
+    """At the end of the page (when the board is drawn and the push taken up): the timer
+    that makes this page follow the room."""
+    with st.sidebar:
+        room_watch_ui(st.session_state.get(TAB_KEY) == tab_label("room"))
+
+
+@st.fragment(run_every=room_seconds())
+def room_watch_ui(board_open: bool) -> None:
+    """Follow the room: the presenter's new push reruns the page (which takes it up); on
+    the Room tab, so does a newly finished run. Cheap: a look at memory and one stat."""
+    if room().state.version != st.session_state.get(SEEN_PUSH, 0):
+        st.rerun(scope="app")
+    if board_open and board_fingerprint() != st.session_state.get(BOARD_DRAWN):
+        st.rerun(scope="app")
+    sync_hold()
 
 
 def model_picker_ui(session: Session, preset_model: str | None = None
