@@ -108,6 +108,21 @@ class Room:
         self._lock = threading.Lock()
         self._secret = load_or_create_secret(store)
         self._state = self._read()
+        self._presenter_seen = False  # the console was opened since this server started
+
+    @property
+    def live(self) -> bool:
+        """Whether a presenter leads this room (pages then follow it every few seconds;
+        until then no page spends a timer on it)."""
+        state = self._state
+        return self._presenter_seen or state.version > 0 or state.held
+
+    def presenter_arrived(self, secret: Any) -> bool:
+        """Note that the presenter opened the console (True if `secret` is theirs)."""
+        if self.is_presenter(secret):
+            self._presenter_seen = True
+            return True
+        return False
 
     @property
     def path(self) -> Path:
@@ -187,7 +202,7 @@ def load_or_create_secret(store: ModelStore) -> str:
 
 def presenter_link(base: str, secret: str) -> str:
     """The link that opens the presenter console (the secret leaves the address at once)."""
-    return f"{base.split('?')[0]}?{PRESENTER_PARAM}={secret}"
+    return f"{base.split('?')[0].rstrip('/')}/?{PRESENTER_PARAM}={secret}"
 
 
 

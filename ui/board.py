@@ -56,10 +56,11 @@ def room_tab(session: Session) -> None:
             st.info("No finished runs yet. Train one in the **Train** tab: it appears here "
                     "within seconds.", icon=":material/scatter_plot:")
             return
-        axis = st.segmented_control("Across", tuple(AXES), key="room_axis", default="Dropout",
-                                    required=True)
-        field = AXES[axis]
+        # The chart first (a projector shows little more): its axis chosen under it.
+        field = AXES.get(st.session_state.get("room_axis"), "dropout")
         picked = board_chart_ui(entries, session.owner, field)
+        st.session_state.setdefault("room_axis", "Dropout")
+        st.segmented_control("Across", tuple(AXES), key="room_axis", required=True)
         trend_ui(summary)
         curve_ui(picked or summary.best, session.owner)
         hidden = hidden_count(model_store().list_models(), session.owner, fingerprint[1],
@@ -200,14 +201,14 @@ def curve_ui(entry: BoardEntry | None, owner: str) -> None:
             for name, curve in (("Training", entry.train_curve), ("Test", entry.test_curve))
             for epoch, value in enumerate(curve, start=1)]
     whose = "Your run" if entry.owner == owner else "A run"
+    st.markdown(f"#### {whose}, epoch by epoch: {settings_text(entry)}")
     chart = (alt.Chart(pd.DataFrame(rows)).mark_line(strokeWidth=4, point=True).encode(
         x=alt.X("epoch:Q", title="Epoch", axis=alt.Axis(tickMinStep=1, format="d")),
         y=alt.Y("accuracy:Q", title=None, scale=alt.Scale(zero=False),
-                axis=alt.Axis(format=".0%")),
+                axis=alt.Axis(format=".0%", tickCount=4)),
         color=alt.Color("set:N", title=None, scale=alt.Scale(
             domain=["Training", "Test"], range=[TRAIN_COLOR, TEST_COLOR]),
-            legend=alt.Legend(orient="top", labelFontSize=16)),
+            legend=alt.Legend(orient="top-left", labelFontSize=16, fillColor="white")),
         tooltip=["set", "epoch", alt.Tooltip("accuracy:Q", format=".1%")],
-    ).properties(title=f"{whose}: {settings_text(entry)}", height=240, padding=PADDING)
-        .configure_axis(**BIG).configure_title(fontSize=20, anchor="start"))
+    ).properties(height=320, padding=PADDING).configure_axis(**BIG))
     st.altair_chart(chart, key="room_curve", width="stretch")

@@ -60,7 +60,7 @@ def presenter_login() -> bool:
     raw = st.query_params.get(PRESENTER_PARAM)
     if raw is not None:
         del st.query_params[PRESENTER_PARAM]  # never left in an address to share or project
-        if room().is_presenter(raw):
+        if room().presenter_arrived(raw):
             st.session_state[SECRET_KEY] = raw
             st.session_state[TAB_KEY] = CONSOLE_TAB
             st.session_state[SEEN_PUSH] = room().state.version  # the presenter leads
@@ -134,8 +134,9 @@ def push_form() -> None:
 def push_ui(state: RoomState) -> None:
     """The push form: settings and a tab sent to every page in the room."""
     st.subheader("Push to the room")
-    for index, label in enumerate(CONSOLE_PRESETS):
-        st.button(label, key=f"console_preset_{index}", on_click=use_preset, args=(label,))
+    with st.container(horizontal=True, key="console_presets"):
+        for index, label in enumerate(CONSOLE_PRESETS):
+            st.button(label, key=f"console_preset_{index}", on_click=use_preset, args=(label,))
     for key, value in (("console_epochs", DEFAULTS.epochs), ("console_dropout", DEFAULTS.dropout),
                        ("console_images", TRAIN_IMAGE_CHOICES[-1]),
                        ("console_tab", tab_label("train"))):

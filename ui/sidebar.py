@@ -26,6 +26,7 @@ from ui.session import WATCHED, ModelChoice, Session, default_model, model_optio
 from ui.share import participant_base, qr_dialog
 
 DEFAULT_APP_URL = "http://localhost:8501/"  # for the share link when the browser's is unknown
+ROOM_WATCHED = "room_watched"  # session_state: this page has the room's timer
 LIVE_STATUS_SECONDS = 3  # while runs train: how often the status line (and a run's end) is checked
 
 
@@ -45,9 +46,13 @@ def sidebar_ui(owner: str, presets: Presets) -> tuple[Session, bool]:
 
 def follow_room_ui() -> None:
     """At the end of the page (when the board is drawn and the push taken up): the timer
-    that makes this page follow the room."""
-    with st.sidebar:
-        room_watch_ui(st.session_state.get(TAB_KEY) == tab_label("room"))
+    that makes this page follow the room, once a presenter leads it or the board is open
+    (else the status line's timer notices a presenter's arrival)."""
+    board_open = st.session_state.get(TAB_KEY) == tab_label("room")
+    st.session_state[ROOM_WATCHED] = room().live or board_open
+    if st.session_state[ROOM_WATCHED]:
+        with st.sidebar:
+            room_watch_ui(board_open)
 
 
 @st.fragment(run_every=room_seconds())
@@ -171,6 +176,8 @@ def server_status_ui(session: Session) -> bool | None:
         st.session_state[WATCHED] = jobs[-1].job_id
     elif jobs and st.session_state.get(WATCHED) == jobs[-1].job_id:
         st.rerun(scope="app")  # adopt_finished_run takes it up
+    if room().live and st.session_state.get(ROOM_WATCHED) is False:  # set by a whole run
+        st.rerun(scope="app")  # a presenter arrived: the page starts following the room
     running, queued = trainer().active_count()
     st.caption(f"Trainer: {running} training, {queued} waiting." if running or queued
                else "Trainer: idle, ready to train.")
