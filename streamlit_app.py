@@ -1,4 +1,5 @@
-"""MNIST Studio: TensorFlow's quickstart as a workshop app - learn, train, draw, evaluate.
+"""MNIST Studio: TensorFlow's quickstart as a workshop app - learn, train, draw, evaluate,
+and the room's board of everyone's runs.
 
 Run with `streamlit run streamlit_app.py`. This is the frame: the sidebar, then the tabs,
 each drawn by its module in ui/. TensorFlow loads in a thread once the first page is sent.
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from ui import draw, evaluate, learn, train
+from ui import board, draw, evaluate, learn, presenter, train
 from ui.parts import loading_slot
 from ui.presets import (
     TAB_KEY,
@@ -22,25 +23,31 @@ from ui.presets import (
 )
 from ui.resources import keep_keras_state_between_runs, tensorflow_warmup
 from ui.session import session_owner
-from ui.sidebar import sidebar_ui
+from ui.sidebar import follow_room_ui, sidebar_ui
 
 PAGE_CSS = (Path(__file__).resolve().parent / "ui" / "assets" / "page.css").read_text()
 
 
 def main() -> None:
-    """Lay out the page: shared sidebar, then the Learn · Train · Draw · Evaluate tabs."""
+    """Lay out the page: shared sidebar, then the Learn · Train · Draw · Evaluate · Room tabs
+    (and the Console for the presenter)."""
     st.set_page_config(page_title="MNIST Studio", page_icon="✏️", layout="wide")
     keep_keras_state_between_runs()
     st.html(f"<style>{PAGE_CSS}</style>")
     owner = session_owner()
-    presets, first_run = session_presets()
-    session, presenter = sidebar_ui(owner, presets)
+    is_presenter = presenter.presenter_login()  # before the presets: the presenter leads
+    presets, first_run = session_presets(presenter.room().state)
+    session, presenter_mode = sidebar_ui(owner, presets)
     if first_run and presets.warnings:
         preset_warnings_ui(presets)
     # Only the open tab is built (a switch reruns the script); Draw is always built, so a
     # drawing survives a look at another tab.
-    tabs = st.tabs([tab_label(name) for name in TAB_NAMES], key=TAB_KEY, on_change="rerun")
-    learn_tab, train_tab, draw_tab, evaluate_tab = tabs
+    labels = [tab_label(name) for name in TAB_NAMES]
+    labels += [presenter.CONSOLE_TAB] if is_presenter else []
+    if st.session_state.get(TAB_KEY) not in (None, *labels):
+        del st.session_state[TAB_KEY]
+    tabs = st.tabs(labels, key=TAB_KEY, on_change="rerun")
+    learn_tab, train_tab, draw_tab, evaluate_tab, room_tab = tabs[:5]
     learn_slot = evaluate_slot = None
     if learn_tab.open:
         with learn_tab:
@@ -50,7 +57,13 @@ def main() -> None:
             evaluate_slot = loading_slot()
     if train_tab.open:
         with train_tab:
-            train.train_tab(session, presets, presenter)
+            train.train_tab(session, presets, presenter_mode)
+    if room_tab.open:
+        with room_tab:
+            board.room_tab(session)
+    if is_presenter and tabs[5].open:
+        with tabs[5]:
+            presenter.console_tab()
     with draw_tab:
         draw.draw_tab(session)
     tensorflow_warmup().start()  # normally the Draw tab has started it, after its canvas
@@ -62,7 +75,8 @@ def main() -> None:
     if evaluate_slot is not None:
         with evaluate_slot.container():
             evaluate.evaluate_tab(session)
-    keep_link_current(presets)  # last: the settings and tab as this run leaves them
+    keep_link_current(presets)  # the settings and tab as this run leaves them
+    follow_room_ui()  # last: it compares what this run drew with the room
 
 
 if __name__ == "__main__":

@@ -72,6 +72,19 @@ EPOCH_CHOICES = tuple(range(1, 21))
 DROPOUT_CHOICES = tuple(round(i * 0.05, 2) for i in range(17))  # 0 to 0.8
 BATCH_SIZE_CHOICES = (16, 32, 64, 128, 256, 512)
 LEARNING_RATE_CHOICES = (0.0001, 0.0003, 0.001, 0.003, 0.01, 0.03)
+# Training images (the first N of MNIST's 60,000): a small set can be memorised, and the
+# gap between training and test accuracy shows what dropout does (60,000 = all of them).
+TRAIN_IMAGE_CHOICES = (500, 1000, 10_000, 60_000)
+ALL_TRAIN_IMAGES = 60_000
+
+
+def train_limit_for(images: int) -> int | None:
+    """TrainConfig.train_limit for a number of training images (None: all of them)."""
+    return None if images >= ALL_TRAIN_IMAGES else int(images)
+
+
+# The overfitting demonstration: few images, no dropout, many epochs (then add dropout).
+OVERFIT_PRESET = {"epochs": 20, "dropout": 0.0, "train_images": 500}
 
 
 @dataclass(frozen=True)

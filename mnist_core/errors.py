@@ -37,3 +37,11 @@ class BusyError(MnistStudioError):
 
 class BackendError(MnistStudioError):
     """The configured training backend (a Ray cluster) cannot be used."""
+
+
+class StoreFullError(ModelSaveError):
+    """The runs folder has reached its size limit (MNIST_RUNS_FOLDER_MB)."""
+
+
+class PresenterError(MnistStudioError):
+    """A presenter action without the presenter's secret, or the room state unwritable."""

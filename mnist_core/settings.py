@@ -22,6 +22,11 @@ TRAINING_WORKERS_ENV_VAR = "MNIST_TRAINING_WORKERS"  # the room's worker process
 # Quickstart runs training at once per room worker (more wait): a 2-core server holds 48,
 # more than a workshop's 40; each costs ~1.2 MB of weights and Adam moments.
 ROOM_RUNS_PER_WORKER = 24
+PRESENTER_SECRET_ENV_VAR = "MNIST_PRESENTER_SECRET"  # the presenter console's secret
+RUNS_PER_PARTICIPANT_ENV_VAR = "MNIST_RUNS_PER_PARTICIPANT"  # on the board, per participant
+RUNS_FOLDER_MB_ENV_VAR = "MNIST_RUNS_FOLDER_MB"  # no run is saved once models/runs/ is this big
+ROOM_SECONDS_ENV_VAR = "MNIST_ROOM_SECONDS"  # how often a page looks for pushes and new runs
+MIN_SECRET_LENGTH = 12  # a presenter secret shorter than this is refused (guessable)
 # The quickstart's ops are tiny: splitting each across threads costs more than it saves,
 # and one thread per run leaves the other core to answer drawings (bench/run.py).
 DEFAULT_TF_THREADS = 1
@@ -113,3 +118,32 @@ def training_backend() -> str:
 def ray_address() -> str | None:
     """$RAY_ADDRESS (e.g. "10.0.0.5:6379" or "auto"), or None to start a Ray of our own."""
     return os.environ.get(RAY_ADDRESS_ENV_VAR, "").strip() or None
+
+
+def presenter_secret() -> str | None:
+    """$MNIST_PRESENTER_SECRET, or None for the one the server creates (runs/.presenter)."""
+    raw = os.environ.get(PRESENTER_SECRET_ENV_VAR, "").strip()
+    if not raw:
+        return None
+    if len(raw) < MIN_SECRET_LENGTH or any(c.isspace() for c in raw):
+        raise ConfigError(f"{PRESENTER_SECRET_ENV_VAR} must be at least {MIN_SECRET_LENGTH} "
+                          "characters without spaces")
+    return raw
+
+
+def runs_per_participant() -> int:
+    """$MNIST_RUNS_PER_PARTICIPANT: each participant's newest runs on the board (default 20)."""
+    configured = _int_from_env(RUNS_PER_PARTICIPANT_ENV_VAR, 1)
+    return 20 if configured is None else configured
+
+
+def runs_folder_mb() -> int:
+    """$MNIST_RUNS_FOLDER_MB: the runs folder's size limit in MB (default 2000: ~1,600 runs)."""
+    configured = _int_from_env(RUNS_FOLDER_MB_ENV_VAR, 1)
+    return 2000 if configured is None else configured
+
+
+def room_seconds() -> int:
+    """$MNIST_ROOM_SECONDS: how often a page looks for the presenter's pushes (default 2 s)."""
+    configured = _int_from_env(ROOM_SECONDS_ENV_VAR, 1)
+    return 2 if configured is None else configured

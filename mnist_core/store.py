@@ -25,13 +25,20 @@ from typing import Any
 
 from mnist_core.config import TrainConfig
 from mnist_core.constants import RUNS_SUBDIR
-from mnist_core.errors import InvalidNameError, MnistStudioError, ModelLoadError, ModelSaveError
+from mnist_core.errors import (
+    InvalidNameError,
+    MnistStudioError,
+    ModelLoadError,
+    ModelSaveError,
+    StoreFullError,
+)
 from mnist_core.naming import model_label
 from mnist_core.safe_load import MB, _megabytes, check_model_archive, file_sha256, load_model_file
-from mnist_core.settings import models_dir
+from mnist_core.settings import RUNS_FOLDER_MB_ENV_VAR, models_dir, runs_folder_mb
 
 __all__ = ["ModelInfo", "ModelMetadata", "ModelStore", "check_model_archive", "check_name",
-           "file_sha256", "load_model_file", "save_model_file"]
+           "file_sha256", "load_model_file", "read_small_file", "save_model_file",
+           "write_atomic"]
 
 log = logging.getLogger(__name__)
 
@@ -168,6 +175,30 @@ class ModelStore:
         """Where every user run is saved."""
         return self.root / RUNS_SUBDIR
 
+    def runs_bytes(self) -> int:
+        """The size of every file in the runs folder (0 if there is none yet)."""
+        total = 0
+        try:
+            entries = list(os.scandir(self.runs_dir))
+        except OSError:
+            return 0
+        for entry in entries:
+            with contextlib.suppress(OSError):
+                status = entry.stat(follow_symlinks=False)
+                if stat.S_ISREG(status.st_mode):
+                    total += status.st_size
+        return total
+
+    def check_space(self) -> None:
+        """StoreFullError, with a message for the participant, if the runs folder is full."""
+        limit = runs_folder_mb() * MB
+        used = self.runs_bytes()
+        if used >= limit:
+            raise StoreFullError(
+                f"The server's runs folder is full ({_megabytes(used)} of "
+                f"{_megabytes(limit)}): no new run can be saved. The presenter can raise "
+                f"{RUNS_FOLDER_MB_ENV_VAR} or move old runs out of {self.runs_dir}.")
+
     def resolve(self, ref: str) -> Path:
         """Map a ref ("NAME" or "runs/NAME") to its .keras path inside the store."""
         folder, _, name = ref.rpartition("/")
@@ -288,6 +319,8 @@ class ModelStore:
         path = self.resolve(ref)
         metadata.name = ref
         try:
+            if path.parent == self.runs_dir.resolve():
+                self.check_space()  # shipped models (--out) are the presenter's own choice
             save_model_file(model, metadata, path)
         finally:
             self.release_run_ref(ref)
@@ -399,3 +432,50 @@ def save_model_file(model, metadata: ModelMetadata, path: Path | str) -> None:
                 _remove_quietly(leftover)
         reason = str(e) if isinstance(e, OSError) else f"{type(e).__name__}: {e}"
         raise ModelSaveError(f"could not save the model to {path.parent}: {reason}") from e
+
+
+def write_atomic(path: Path | str, text: str, mode: int = 0o644) -> None:
+    """Write a small text file atomically (temp file, fsync, rename); ModelSaveError if not."""
+    path = Path(path)
+    temp = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=TEMP_PREFIX,
+                                         suffix=path.suffix, delete=False,
+                                         encoding="utf-8") as handle:
+            temp = Path(handle.name)
+            os.chmod(temp, mode)
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp, path)
+        _fsync_dir(path.parent)
+    except OSError as e:
+        if temp is not None:
+            _remove_quietly(temp)
+        raise ModelSaveError(f"could not write {path.name} in {path.parent}: {e}") from e
+
+
+def read_small_file(path: Path | str, limit: int = MAX_METADATA_BYTES) -> str | None:
+    """A small regular file's text (no symlink followed), or None if it does not exist;
+    ModelLoadError if it is unreadable, not a regular file or over `limit` bytes."""
+    path = Path(path)
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | os.O_NONBLOCK)
+    except FileNotFoundError:
+        return None
+    except OSError as e:
+        raise ModelLoadError(f"{path.name}: unreadable ({e})") from e
+    try:
+        with os.fdopen(fd, "rb") as handle:
+            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+                raise ModelLoadError(f"{path.name}: not a regular file")
+            raw = handle.read(limit + 1)
+    except OSError as e:
+        raise ModelLoadError(f"{path.name}: unreadable ({e})") from e
+    if len(raw) > limit:
+        raise ModelLoadError(f"{path.name}: too large (over {_megabytes(limit)})")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ModelLoadError(f"{path.name}: not text ({e})") from e

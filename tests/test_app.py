@@ -92,7 +92,7 @@ def test_app_loads_with_defaults_and_blank_hint(app_env: Path) -> None:
     at = new_app("train")
     assert at.title[0].value == "MNIST Studio"
     labels = [tab.label.split()[-1] for tab in at.tabs]
-    assert labels == ["Learn", "Train", "Draw", "Evaluate"]
+    assert labels == ["Learn", "Train", "Draw", "Evaluate", "Room"]  # no Console: no secret
     assert at.slider(key="epochs").value == 5
     assert at.slider(key="dropout").value == pytest.approx(0.2)
     assert at.select_slider(key="batch_size").value == 32
@@ -539,3 +539,212 @@ def test_parse_presets(params: dict[str, str], expected: dict[str, object]) -> N
     exact = params in ({"tab": "EVALUATE"}, {"presenter": "off"}, {"presenter": ""},
                        {"model": "runs/A-B"})
     assert bool(parsed["warnings"]) is not exact, parsed["warnings"]
+
+
+# --- The room: the board, the presenter console, the limits -------------------------------
+
+SECRET = "presenter-secret-for-tests"
+
+
+@pytest.fixture
+def room_env(app_env: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The app with a known presenter secret."""
+    monkeypatch.setenv("MNIST_PRESENTER_SECRET", SECRET)
+    return app_env
+
+
+def presenter_app() -> AppTest:
+    """A session opened with the presenter link."""
+    at = AppTest.from_file(str(APP), default_timeout=RUN_TIMEOUT)
+    at.query_params["presenter_key"] = SECRET
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def room_file(models: Path) -> dict:
+    path = models / "runs" / ".room.json"
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def test_the_presenter_pushes_and_every_page_follows_once(room_env: Path) -> None:
+    participant = new_app("draw")
+    presenter = presenter_app()
+    assert [tab.label for tab in presenter.tabs][-1] == "Console"
+    assert open_tab_name(presenter) == "Console"
+    assert "presenter_key" not in presenter.query_params  # out of the address bar at once
+    assert SECRET not in presenter.get_by_key("share_link").code[0].value
+    presenter.get_by_key("console_epochs").set_value(3)
+    presenter.get_by_key("console_dropout").set_value(0.5)
+    presenter.get_by_key("console_images").set_value(1000)
+    presenter.button(key="presenter_push").click().run()
+    assert not presenter.exception and not presenter.error
+    assert room_file(room_env)["settings"] == {"epochs": 3, "dropout": 0.5,
+                                               "train_images": 1000}
+    assert open_tab_name(presenter) == "Console"  # the presenter does not follow
+
+    participant.run()  # what its room timer does within a few seconds
+    assert open_tab_name(participant) == "Train"
+    assert participant.slider(key="epochs").value == 3
+    assert participant.slider(key="dropout").value == pytest.approx(0.5)
+    assert participant.get_by_key("train_images").value == 1000
+    assert participant.query_params["dropout"] == "0.5"  # its address follows too
+    participant.slider(key="dropout").set_value(0.3).run()
+    participant.run()
+    assert participant.slider(key="dropout").value == pytest.approx(0.3)  # the change stays
+    late = new_app()  # a page opened after the push starts from it
+    assert late.slider(key="epochs").value == 3 and open_tab_name(late) == "Train"
+
+
+@pytest.mark.parametrize("params", [
+    {"presenter_key": "wrong-secret-of-the-same-length"},
+    {"presenter_key": ""},
+    {"presenter_key": SECRET.upper()},
+    {"tab": "console"},
+    {"presenter": "1", "presenter_key": SECRET[:-1]},
+])
+def test_the_console_is_refused_without_the_secret(room_env: Path, params) -> None:
+    at = AppTest.from_file(str(APP), default_timeout=RUN_TIMEOUT)
+    at.query_params.update(params)
+    at.run()
+    assert not at.exception, at.exception
+    assert "Console" not in [tab.label for tab in at.tabs]
+    assert keyed(at, "presenter_push") is None and keyed(at, "console_hold") is None
+    assert "presenter_key" not in at.query_params
+    if "presenter_key" in params:
+        assert "presenter link is not valid" in at.error[0].value
+    at.session_state["tab"] = "Console"  # even a session that claims the tab gets nothing
+    at.run()
+    assert keyed(at, "presenter_push") is None
+    assert room_file(room_env) == {}
+
+
+def test_console_actions_need_the_secret_held_in_the_session(room_env: Path) -> None:
+    from ui import presenter as console
+
+    at = presenter_app()
+    at.session_state[console.SECRET_KEY] = "tampered"  # a wrong secret in the session
+    at.run()
+    assert "Console" not in [tab.label for tab in at.tabs]
+    assert room_file(room_env) == {}
+
+
+def test_pause_holds_the_room_and_resume_lets_it_train(room_env: Path) -> None:
+    presenter = presenter_app()
+    presenter.button(key="console_hold").click().run()
+    assert room_file(room_env)["held"] is True
+    participant = new_app("train")
+    assert any("paused new training" in box.value for box in participant.info)
+    participant.get_by_key("train_images").set_value(500)
+    participant.slider(key="epochs").set_value(1)
+    participant.button(key="train").click().run()
+    for _ in range(5):
+        participant.run()
+        time.sleep(0.2)
+    assert any("Queued" in box.value for box in participant.info)  # held: it waits
+    presenter.run()
+    assert "1 waiting" in all_text(presenter)  # the console's queue shows it
+    presenter.button(key="console_hold").click().run()  # Resume
+    assert room_file(room_env)["held"] is False
+    run_until(participant, lambda at: keyed(at, "test_accuracy") is not None)
+    assert "first 500 of 60,000 images" in "\n".join(c.value for c in participant.caption)
+
+
+def test_board_shows_everyones_runs_and_a_fresh_start_hides_them(room_env: Path) -> None:
+    from mnist_core.store import ModelStore
+    from tests.test_board import fake_run
+
+    store = ModelStore(room_env)
+    fake_run(store, "a", "0" * 32, "2026-12-01T10:00:00+00:00", dropout=0.0, test=0.86,
+             train_curve=(0.95, 1.0), train_limit=500)
+    fake_run(store, "b", "1" * 32, "2026-12-01T10:01:00+00:00", dropout=0.5, test=0.9)
+    at = AppTest.from_file(str(APP), default_timeout=RUN_TIMEOUT)
+    at.session_state["owner"] = "0" * 32
+    at.query_params["tab"] = "room"
+    at.run()
+    assert not at.exception, at.exception
+    board = at.get_by_key("room_board")
+    figures = {metric.label: metric.value for metric in board.metric}
+    assert figures["Runs"] == "2" and figures["People"] == "2"
+    assert figures["Best run"] == "90.0%"  # someone else's
+    assert "Dropout 0 → 0.5: test 86.0% → 90.0%, gap +14.0 → +5.0 points" in block_text(board)
+
+    presenter = presenter_app()
+    presenter.button(key="console_fresh").click().run()
+    at.run()
+    assert "No finished runs yet" in at.get_by_key("room_board").info[0].value
+    assert len(list((room_env / "runs").glob("*.keras"))) == 2  # still on disk
+
+
+def test_a_second_run_of_the_same_participant_is_refused(room_env: Path) -> None:
+    """Two tabs of one browser (one owner), Train pressed in both: one run, and the second
+    page says why its Train button is off."""
+    from ui.resources import trainer
+
+    first, second = (AppTest.from_file(str(APP), default_timeout=RUN_TIMEOUT)
+                     for _ in range(2))
+    for at in (first, second):
+        at.session_state["owner"] = "2" * 32
+        at.query_params["tab"] = "train"
+        at.run()
+    assert second.button(key="train").disabled is False  # its page still offers Train
+    first.slider(key="epochs").set_value(20)
+    first.button(key="train").click().run()
+    second.button(key="train").click().run()
+    assert second.button(key="train").disabled
+    assert "Wait for your current run to end" in second.button(key="train").help
+    mine = [job for job in trainer().jobs("2" * 32) if not job.status.done]
+    assert len(mine) == 1
+    with pytest.raises(Exception, match="You already have a run queued or training"):
+        trainer().submit(mine[0].config, "2" * 32)  # what a click in a race gets, as a warning
+    first.button(key="stop").click().run()
+    run_until(first, lambda at: keyed(at, "test_accuracy") is not None
+              or any("Cancelled" in box.value for box in at.info), timeout=60)
+
+
+def test_a_full_runs_folder_is_said_before_training(room_env: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    runs = room_env / "runs"
+    runs.mkdir()
+    (runs / "old.keras").write_bytes(b"x" * 1_100_000)
+    monkeypatch.setenv("MNIST_RUNS_FOLDER_MB", "1")
+    at = new_app("train")
+    at.button(key="train").click().run()
+    assert "runs folder is full" in at.error[0].value
+    assert keyed(at, "stop") is None
+
+
+def test_the_overfit_preset_and_a_gap_said_as_it_is(app_env: Path) -> None:
+    at = new_app("train")
+    at.button(key="overfit_preset").click().run()
+    assert at.slider(key="epochs").value == 20
+    assert at.slider(key="dropout").value == 0.0
+    assert at.get_by_key("train_images").value == 500
+    assert at.query_params["train_images"] == "500"
+
+
+@pytest.mark.parametrize(("train", "test", "dropout", "expected"), [
+    (1.0, 0.85, 0.0, "Overfitting:** 100.0% on its training images, 85.0% on new ones: "
+                     "15.0 points apart"),
+    (0.95, 0.97, 0.2, "No overfitting"),
+    (0.97, 0.96, 0.2, "No overfitting"),
+])
+def test_gap_note(train: float, test: float, dropout: float, expected: str) -> None:
+    from ui.train import gap_note
+
+    assert expected in gap_note(train, test, dropout)
+
+
+def test_own_runs_are_marked_on_the_board(models_dir: Path) -> None:
+    from mnist_core.board import board_entries
+    from mnist_core.store import ModelStore
+    from tests.test_board import fake_run
+    from ui.board import board_frame
+
+    store = ModelStore(models_dir)
+    fake_run(store, "a", "alice", "2026-12-01T10:00:00+00:00", dropout=0.2)
+    fake_run(store, "b", "bob", "2026-12-01T10:01:00+00:00", dropout=0.2)
+    frame = board_frame(board_entries(store.list_models()), "alice", "dropout")
+    assert list(frame["who"]) == ["you", "someone"] and list(frame["mine"]) == [True, False]
+    assert frame["x"].iloc[0] != frame["x"].iloc[1]  # the same dropout, side by side
+    assert abs(frame["x"] - 0.2).max() <= 0.012

@@ -1,4 +1,5 @@
-"""Workshop links: ?epochs=3&dropout=0.5&tab=train&presenter=1&model=quickstart, made valid."""
+"""Workshop links (?epochs=3&dropout=0.5&tab=train&presenter=1&model=quickstart, made valid)
+and the presenter's pushes, which every page follows."""
 
 from __future__ import annotations
 
@@ -17,14 +18,19 @@ from mnist_core.config import (
     DROPOUT_CHOICES,
     EPOCH_CHOICES,
     LEARNING_RATE_CHOICES,
+    TRAIN_IMAGE_CHOICES,
     TrainConfig,
+    train_limit_for,
 )
+from mnist_core.room import ROOM_TABS, RoomState
 from ui.resources import model_store
 from ui.session import ModelChoice
 
-TAB_NAMES = ("learn", "train", "draw", "evaluate")  # ?tab=... values, in the order of the tabs
+TAB_NAMES = ROOM_TABS  # ?tab=... values, in the order of the tabs
 TAB_KEY = "tab"  # session_state[TAB_KEY]: the open tab's label
-SETTING_KEYS = ("epochs", "dropout", "batch_size", "learning_rate")  # kept in the URL too
+# The Train tab's settings, kept in the URL too.
+SETTING_KEYS = ("epochs", "dropout", "batch_size", "learning_rate", "train_images")
+SEEN_PUSH = "seen_push"  # session_state: the version of the presenter's last push applied
 TRUE_WORDS, FALSE_WORDS = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
 
 
@@ -41,6 +47,7 @@ class Presets:
     dropout: float = DEFAULTS.dropout
     batch_size: int = DEFAULTS.batch_size
     learning_rate: float = DEFAULTS.learning_rate
+    train_images: int = TRAIN_IMAGE_CHOICES[-1]
     tab: str | None = None  # one of TAB_NAMES
     presenter: bool = False
     model: str | None = None
@@ -99,8 +106,10 @@ def parse_presets(params: Mapping[str, str], models: list[str]) -> Presets:
                                 log_scale=True)
     learning_rate = _preset_number(params, "learning_rate", LEARNING_RATE_CHOICES, warnings,
                                    log_scale=True)
+    train_images = _preset_number(params, "train_images", TRAIN_IMAGE_CHOICES, warnings,
+                                  log_scale=True)
     tab = _preset_word(params, "tab", {name: name for name in TAB_NAMES}, warnings,
-                       "a tab (learn, train, draw or evaluate)")
+                       "a tab (learn, train, draw, evaluate or room)")
     presenter = _preset_word(params, "presenter", {**dict.fromkeys(TRUE_WORDS | {""}, True),
                                                    **dict.fromkeys(FALSE_WORDS, False)},
                              warnings, "on or off (1 or 0)")
@@ -111,6 +120,7 @@ def parse_presets(params: Mapping[str, str], models: list[str]) -> Presets:
         dropout=DEFAULTS.dropout if dropout is None else dropout,
         batch_size=DEFAULTS.batch_size if batch_size is None else int(batch_size),
         learning_rate=DEFAULTS.learning_rate if learning_rate is None else learning_rate,
+        train_images=TRAIN_IMAGE_CHOICES[-1] if train_images is None else int(train_images),
         tab=tab,
         presenter=bool(presenter),
         model=model,
@@ -118,19 +128,38 @@ def parse_presets(params: Mapping[str, str], models: list[str]) -> Presets:
     )
 
 
-def session_presets() -> tuple[Presets, bool]:
+def session_presets(room: RoomState | None = None) -> tuple[Presets, bool]:
     """The link's presets, read on the session's first run (and put into the widgets, which
-    keep the address bar up to date from then on); True on that first run."""
+    keep the address bar up to date from then on); True on that first run. Then the
+    presenter's latest push, if this page has not followed it yet."""
     first_run = "presets" not in st.session_state
     if first_run:
+        params = st.query_params.to_dict()
         models = [info.ref for info in model_store().list_models()]
-        presets = parse_presets(st.query_params.to_dict(), models)
+        presets = parse_presets(params, models)
         st.session_state.presets = presets
         for key in SETTING_KEYS:  # the clamped values, before the widgets are built
             st.session_state[key] = getattr(presets, key)
         if presets.tab:
             st.session_state[TAB_KEY] = tab_label(presets.tab)
+        if room is not None and any(key in params for key in (*SETTING_KEYS, "tab")):
+            st.session_state[SEEN_PUSH] = room.version  # the link's settings win over a push
+    if room is not None:
+        follow_push(room)
     return st.session_state.presets, first_run
+
+
+def follow_push(room: RoomState) -> bool:
+    """Take up the presenter's push once (before the widgets are built): the settings and
+    the tab it sent; a slider moved afterwards keeps its value. True if it took one up."""
+    if room.version == st.session_state.get(SEEN_PUSH, 0):
+        return False
+    st.session_state[SEEN_PUSH] = room.version
+    for key, value in room.settings.items():
+        st.session_state[key] = value
+    if room.tab:
+        st.session_state[TAB_KEY] = tab_label(room.tab)
+    return True
 
 
 def preset_warnings_ui(presets: Presets) -> None:
@@ -140,10 +169,17 @@ def preset_warnings_ui(presets: Presets) -> None:
         st.warning(f"The link's settings were adjusted:\n{lines}", icon=":material/link:")
 
 
+def current_values(presets: Presets) -> dict[str, float]:
+    """The Train tab's settings (SETTING_KEYS) as the user has set them (the presets until
+    then)."""
+    return {key: st.session_state.get(key, getattr(presets, key)) for key in SETTING_KEYS}
+
+
 def current_settings(presets: Presets) -> TrainConfig:
-    """The Train tab's settings as the user has set them (the presets until then)."""
-    return TrainConfig(**{key: st.session_state.get(key, getattr(presets, key))
-                          for key in SETTING_KEYS})
+    """The Train tab's settings as a TrainConfig (the training images as its train_limit)."""
+    values = current_values(presets)
+    images = values.pop("train_images")
+    return TrainConfig(**values, train_limit=train_limit_for(images))
 
 
 def keep_link_current(presets: Presets) -> None:
@@ -151,9 +187,9 @@ def keep_link_current(presets: Presets) -> None:
     at their defaults left out)."""
     # Not bind="query-params": it drops a widget's parameter while the widget is not on the
     # page (the Train tab is built only while open) and writes the tab as its label.
-    settings = current_settings(presets)
-    wanted = {key: f"{getattr(settings, key):g}" for key in SETTING_KEYS
-              if getattr(settings, key) != getattr(DEFAULTS, key)}
+    values = current_values(presets)
+    wanted = {key: f"{value:g}" for key, value in values.items()
+              if value != getattr(Presets, key)}
     label = st.session_state.get(TAB_KEY)
     open_tab = next((name for name in TAB_NAMES if tab_label(name) == label), None)
     if open_tab:
@@ -168,12 +204,15 @@ def keep_link_current(presets: Presets) -> None:
 
 def share_link(base: str, settings: TrainConfig, tab: str | None, presenter: bool,
                choice: ModelChoice | None) -> str:
-    """A link that opens the app with these settings (and no identity: sessions are personal)."""
+    """A link that opens the app with these settings (and no identity: sessions are personal,
+    no presenter secret: the console is the presenter's)."""
     params: dict[str, Any] = {"epochs": settings.epochs, "dropout": f"{settings.dropout:g}"}
     if settings.batch_size != DEFAULTS.batch_size:
         params["batch_size"] = settings.batch_size
     if settings.learning_rate != DEFAULTS.learning_rate:
         params["learning_rate"] = f"{settings.learning_rate:g}"
+    if settings.train_limit:
+        params["train_images"] = settings.train_limit
     if tab:
         params["tab"] = tab
     if presenter:

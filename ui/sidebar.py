@@ -7,15 +7,26 @@ import time
 import streamlit as st
 
 from mnist_core.naming import NETWORK_NOTES, network_name, percent, plural
-from mnist_core.settings import status_seconds
+from mnist_core.settings import room_seconds, status_seconds
 from mnist_core.store import ModelInfo
+from ui.board import BOARD_DRAWN, board_fingerprint
 from ui.format import plain
-from ui.presets import TAB_NAMES, Presets, current_settings, share_link
+from ui.presenter import room, sync_hold
+from ui.presets import (
+    SEEN_PUSH,
+    TAB_KEY,
+    TAB_NAMES,
+    Presets,
+    current_settings,
+    share_link,
+    tab_label,
+)
 from ui.resources import model_store, tensorflow_ready, trainer
 from ui.session import WATCHED, ModelChoice, Session, default_model, model_options
 from ui.share import participant_base, qr_dialog
 
 DEFAULT_APP_URL = "http://localhost:8501/"  # for the share link when the browser's is unknown
+ROOM_WATCHED = "room_watched"  # session_state: this page has the room's timer
 LIVE_STATUS_SECONDS = 3  # while runs train: how often the status line (and a run's end) is checked
 
 
@@ -31,6 +42,28 @@ def sidebar_ui(owner: str, presets: Presets) -> tuple[Session, bool]:
         (live_status_ui if busy else idle_status_ui)(session)
         presenter = workshop_ui(presets, session.choice)
     return session, presenter
+
+
+def follow_room_ui() -> None:
+    """At the end of the page (when the board is drawn and the push taken up): the timer
+    that makes this page follow the room, once a presenter leads it or the board is open
+    (else the status line's timer notices a presenter's arrival)."""
+    board_open = st.session_state.get(TAB_KEY) == tab_label("room")
+    st.session_state[ROOM_WATCHED] = room().live or board_open
+    if st.session_state[ROOM_WATCHED]:
+        with st.sidebar:
+            room_watch_ui(board_open)
+
+
+@st.fragment(run_every=room_seconds())
+def room_watch_ui(board_open: bool) -> None:
+    """Follow the room: the presenter's new push reruns the page (which takes it up); on
+    the Room tab, so does a newly finished run. Cheap: a look at memory and one stat."""
+    if room().state.version != st.session_state.get(SEEN_PUSH, 0):
+        st.rerun(scope="app")
+    if board_open and board_fingerprint() != st.session_state.get(BOARD_DRAWN):
+        st.rerun(scope="app")
+    sync_hold()
 
 
 def model_picker_ui(session: Session, preset_model: str | None = None
@@ -143,6 +176,8 @@ def server_status_ui(session: Session) -> bool | None:
         st.session_state[WATCHED] = jobs[-1].job_id
     elif jobs and st.session_state.get(WATCHED) == jobs[-1].job_id:
         st.rerun(scope="app")  # adopt_finished_run takes it up
+    if room().live and st.session_state.get(ROOM_WATCHED) is False:  # set by a whole run
+        st.rerun(scope="app")  # a presenter arrived: the page starts following the room
     running, queued = trainer().active_count()
     st.caption(f"Trainer: {running} training, {queued} waiting." if running or queued
                else "Trainer: idle, ready to train.")

@@ -12,15 +12,19 @@ from mnist_core.config import (
     DROPOUT_CHOICES,
     EPOCH_CHOICES,
     LEARNING_RATE_CHOICES,
+    OVERFIT_PRESET,
+    TRAIN_IMAGE_CHOICES,
     TrainConfig,
+    train_limit_for,
 )
 from mnist_core.errors import MnistStudioError
 from mnist_core.settings import train_limit
 from ui.charts import metric_chart, training_frame
 from ui.format import format_seconds, percent, plain, plural
 from ui.parts import figures_row_ui
+from ui.presenter import room, sync_hold
 from ui.presets import TAB_KEY, Presets, tab_label
-from ui.resources import trainer, wait_for_tensorflow
+from ui.resources import model_store, trainer, wait_for_tensorflow
 from ui.session import WATCHED, ModelChoice, Session
 from ui.watch import watch_ui
 
@@ -36,26 +40,37 @@ KEPT = {"persist_state": "session"}
 def train_tab(session: Session, presets: Presets, presenter: bool = False) -> None:
     """The Train tab: settings, the Train button and the live run panel."""
     st.markdown(
-        "Train the quickstart network on 60,000 handwritten digits and watch it learn. "
+        "Train the quickstart network on handwritten digits and watch it learn. "
         "You can keep drawing in the **Draw** tab meanwhile."
     )
+    if room().state.held:
+        st.info("The presenter has paused new training for the room: a run you start waits "
+                "in the queue until it resumes.", icon=":material/pause_circle:")
     jobs = session.jobs()
     busy = bool(jobs) and not jobs[-1].status.done
     settings, clicked = train_settings_ui(busy, presets, presenter)
-    if clicked and not busy and start_training(settings, session):
+    # A click from a page that still showed Train enabled: the trainer refuses it (BusyError).
+    if clicked and start_training(settings, session):
         st.rerun()  # redraw with the Train button disabled and the panel polling
     (live_run_panel if busy else run_panel)(session)
 
 
+def use_overfit_preset() -> None:
+    """Few images, no dropout, many epochs: the model memorises its training set."""
+    for key, value in OVERFIT_PRESET.items():
+        st.session_state[key] = value
+
+
 def train_settings_ui(busy: bool, presets: Presets,
                       presenter: bool = False) -> tuple[dict[str, float], bool]:
-    """Epochs and dropout sliders, the Train button, batch size and learning rate under
-    Advanced (hidden in presenter mode); returns the settings and whether Train was clicked."""
+    """Epochs and dropout sliders, the training images, the Train button, batch size and
+    learning rate under Advanced (hidden in presenter mode); returns the settings and
+    whether Train was clicked."""
     left, right, go = st.columns([2, 2, 1], gap="large", vertical_alignment="bottom")
     settings = {
         "epochs": left.slider(
             "Epochs", EPOCH_CHOICES[0], EPOCH_CHOICES[-1], value=DEFAULTS.epochs, key="epochs",
-            help="One epoch = one pass over all 60,000 training images.", **KEPT),
+            help="One epoch = one pass over all the training images.", **KEPT),
         "dropout": right.slider(
             "Dropout", DROPOUT_CHOICES[0], DROPOUT_CHOICES[-1], value=DEFAULTS.dropout,
             step=DROPOUT_CHOICES[1], key="dropout",
@@ -67,6 +82,17 @@ def train_settings_ui(busy: bool, presets: Presets,
         width="stretch",
         help="Wait for your current run to end (or stop it) first." if busy else None,
     )
+    images, preset = st.columns([4, 1], gap="large", vertical_alignment="bottom")
+    settings["train_images"] = images.segmented_control(
+        "Training images", TRAIN_IMAGE_CHOICES, key="train_images", required=True,
+        format_func=lambda count: f"{count:,}",
+        help="Learn from only the first N of the 60,000 images. A few hundred can be "
+        "memorised: training accuracy climbs far above test accuracy (overfitting), and "
+        "dropout narrows that gap.", **KEPT)
+    preset.button("Overfit", key="overfit_preset", icon=":material/psychology_alt:",
+                  on_click=use_overfit_preset, width="stretch",
+                  help="Sets 500 images, no dropout, 20 epochs: the training set is "
+                  "memorised. Then try dropout 0.5.")
     if presenter:  # beginners see only what the tutorial uses
         settings["batch_size"] = st.session_state.get("batch_size", presets.batch_size)
         settings["learning_rate"] = st.session_state.get("learning_rate", presets.learning_rate)
@@ -87,11 +113,16 @@ def start_training(settings: dict[str, float], session: Session) -> bool:
     """Queue a run with these settings on the server-wide trainer; False if it can't."""
     if not wait_for_tensorflow():
         return False
+    settings = dict(settings)
+    limits = [limit for limit in (train_limit_for(settings.pop("train_images")),
+                                  train_limit()) if limit]
     try:
-        config = TrainConfig(**settings, train_limit=train_limit())
-    except MnistStudioError as e:
-        st.error(f"Can't train with these settings: {plain(e)}")
+        config = TrainConfig(**settings, train_limit=min(limits) if limits else None)
+        model_store().check_space()  # told now, not after the run has trained
+    except MnistStudioError as e:  # StoreFullError: the runs folder is full
+        st.error(f"Can't train: {plain(e)}")
         return False
+    sync_hold()
     try:
         st.session_state[WATCHED] = trainer().submit(config, session.owner)
     except MnistStudioError as e:  # BusyError: this participant's run is still going
@@ -137,10 +168,7 @@ def run_panel_body(session: Session) -> None:
     if job.batch_points:
         charts_ui(job)
     if job.config.train_limit:
-        st.caption(
-            f"Training on the first {job.config.train_limit:,} of 60,000 images "
-            "(MNIST_TRAIN_LIMIT is set)."
-        )
+        st.caption(f"Trained on the first {job.config.train_limit:,} of 60,000 images.")
 
 
 def stop_button(job: JobSnapshot, label: str) -> None:
@@ -237,6 +265,7 @@ def result_ui(job: JobSnapshot) -> None:
         st.success(f"**Finished:** {plural(epochs, 'epoch')} in {job.seconds:.0f} s.")
     figures_row_ui("test_accuracy", job.test_accuracy, job.test_loss,
                     ("Training time", f"{job.seconds:.0f} s"))
+    gap_ui(job)
     if job.ref:
         st.markdown(f"Saved as **{job.ref.removeprefix('runs/')}** (★ in the sidebar model list).")
         use = ModelChoice(ref=job.ref)
@@ -251,6 +280,35 @@ def result_ui(job: JobSnapshot) -> None:
                  help="Selects it in the sidebar and opens the Draw tab.",
                  on_click=draw_with_model, args=(use,)):
         st.rerun()  # this button is in a fragment: rerun the app so the sidebar updates
+
+
+OVERFIT_POINTS = 2.0  # training accuracy this many points above test: call it overfitting
+
+
+def gap_note(train_accuracy: float | None, test_accuracy: float | None,
+             dropout: float) -> str | None:
+    """What the last epoch's training accuracy against the test accuracy says, in words."""
+    if train_accuracy is None or test_accuracy is None:
+        return None
+    points = 100 * (train_accuracy - test_accuracy)
+    if points >= OVERFIT_POINTS:
+        advice = ("dropout narrows the gap: try more." if dropout < 0.5
+                  else "more training images would narrow it.")
+        return (f"**Overfitting:** {percent(train_accuracy)} on its training images, "
+                f"{percent(test_accuracy)} on new ones: {points:.1f} points apart. It has "
+                f"memorised some of its images; {advice}")
+    return (f"No overfitting: {percent(train_accuracy)} on its training images, "
+            f"{percent(test_accuracy)} on new ones (training accuracy is measured with "
+            "dropout on, so it can be the lower). To see overfitting, press **Overfit**.")
+
+
+def gap_ui(job: JobSnapshot) -> None:
+    """The run's training-test gap, said as it is (never a gap where there is none)."""
+    last = job.epoch_points[-1] if job.epoch_points else None
+    note = gap_note(last.accuracy if last else None, job.test_accuracy, job.config.dropout)
+    if note:
+        with st.container(key="gap_note"):
+            st.markdown(note)
 
 
 def draw_with_model(choice: ModelChoice) -> None:
