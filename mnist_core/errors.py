@@ -29,3 +29,11 @@ class InvalidNameError(MnistStudioError, ValueError):
 
 class ImageError(MnistStudioError, ValueError):
     """An image of a digit is unreadable or too large to decode safely."""
+
+
+class DrawingError(MnistStudioError, ValueError):
+    """A labelled drawing is refused: empty canvas, bad label, a full room, not yours."""
+
+
+class DrawingSaveError(MnistStudioError):
+    """A labelled drawing could not be written or deleted (read-only folder, full disk)."""

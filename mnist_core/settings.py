@@ -15,6 +15,7 @@ MAX_JOBS_ENV_VAR = "MNIST_MAX_TRAINING_JOBS"  # training runs at once on the ser
 TF_THREADS_ENV_VAR = "MNIST_TF_THREADS"  # TensorFlow threads per op; 0 = its default
 STATUS_SECONDS_ENV_VAR = "MNIST_STATUS_SECONDS"  # how often idle pages look at the trainer
 PUBLIC_URL_ENV_VAR = "MNIST_PUBLIC_URL"  # the address participants open, for the share link
+DRAWINGS_DIR_ENV_VAR = "MNIST_DRAWINGS_DIR"  # where the room's labelled drawings are kept
 # The quickstart's ops are tiny: splitting each across threads costs more than it saves,
 # and one thread per run leaves the other core to answer drawings (bench/run.py).
 DEFAULT_TF_THREADS = 1
@@ -44,6 +45,12 @@ def data_path() -> Path | None:
 def models_dir() -> Path:
     """The models folder: $MNIST_MODELS_DIR if set, else the project's models/."""
     return Path(os.environ.get(MODELS_DIR_ENV_VAR) or MODELS_DIR)
+
+
+def drawings_dir() -> Path:
+    """The room's labelled drawings: $MNIST_DRAWINGS_DIR, else drawings/ in the models folder."""
+    raw = os.environ.get(DRAWINGS_DIR_ENV_VAR, "").strip()
+    return Path(raw) if raw else models_dir() / "drawings"
 
 
 def train_limit() -> int | None:

@@ -251,6 +251,9 @@ def train(
     """Train as configured, validating on the test set after every epoch; `gate` pauses,
     resumes or steps it."""
     data = (data or load_mnist()).limit(config.train_limit, config.test_limit)
+    if config.room_drawings:  # MNIST + the room's labelled drawings, each seen a few times
+        from mnist_core.drawings import with_room_drawings
+        data = with_room_drawings(data)
     x_train, y_train = data.x_train, data.y_train  # (N, 28, 28) float32, (N,) uint8
     steps_per_epoch = math.ceil(len(x_train) / config.batch_size)
     model = build_model(
