@@ -148,9 +148,13 @@ def _seven(rng, style):
     t = Turtle(lx, _r(rng, 0.0, 0.08))
     if style == "hook_start":
         t = Turtle(lx, 0.2).to(lx + 0.02, 0.03)
-    t.to(0.98, 0.02).to(fx, 1.0)
-    if style in ("footed", "crossed_footed"):
-        t.to(fx + _r(rng, 0.12, 0.25), 0.98)
+    if style == "rounded":  # the bar bends into the stem: close to a 2 without its curve
+        t.to(0.8, 0.0).arc(0.8, 0.15, 0.15, 0.15, -90, 20)
+    else:
+        t.to(0.98, 0.02)
+    t.to(fx, 1.0)
+    if style in ("footed", "crossed_footed", "rounded"):
+        t.to(fx + _r(rng, 0.12, 0.35), 0.98)
     strokes = [t.points]
     if style.startswith("crossed"):
         s = _r(rng, 0.4, 0.6)
@@ -175,12 +179,16 @@ def _eight(rng, style):
 def _nine(rng, style):
     lb = _r(rng, 0.35, 0.55)
     rx = _r(rng, 0.3, 0.45)
-    loop = Turtle(0.5 + rx, lb / 2).arc(0.5, lb / 2, rx, lb / 2, 0, -360 - _r(rng, 0, 30))
+    gap = _r(rng, 30, 70) if style == "open_curled" else -_r(rng, 0, 30)
+    loop = Turtle(0.5 + rx, lb / 2).arc(0.5, lb / 2, rx, lb / 2, 0, -360 + gap)
     sx = 0.5 + rx
+    if style == "open_curled":  # a loop left open, then the tail hooks left: almost a 3
+        return [loop.to(sx, lb / 2 + 0.05).to(sx - 0.02, 0.8)
+                .arc(sx - 0.27, 0.8, 0.25, 0.2, 0, _r(rng, 100, 160)).points]
     if style == "separate_stem":
         return [loop.points, [(sx, 0.05), (sx - _r(rng, 0.0, 0.15), 1.0)]]
     if style == "curled":  # the tail hooks to the left at the bottom, like a "g"
-        loop.to(sx, 0.75).arc(sx - 0.25, 0.75, 0.25, 0.22, 0, 160 + _r(rng, 0, 60))
+        loop.to(sx, 0.75).arc(sx - 0.25, 0.75, 0.25, 0.22, 0, _r(rng, 110, 190))
     elif style == "curved_tail":
         loop.to(sx - 0.05, 0.7).arc(sx - 0.35, 0.7, 0.3, 0.3, 0, 100)
     else:
@@ -196,9 +204,9 @@ STYLES: dict[int, tuple[str, ...]] = {
     4: ("open", "closed", "one_stroke", "rounded"),
     5: ("two_strokes", "one_stroke"),
     6: ("straight_stem", "curved_stem"),
-    7: ("plain", "crossed", "footed", "hook_start", "crossed_footed"),
+    7: ("plain", "crossed", "footed", "hook_start", "crossed_footed", "rounded"),
     8: ("one_stroke", "two_loops"),
-    9: ("straight", "curled", "curved_tail", "separate_stem"),
+    9: ("straight", "curled", "curved_tail", "separate_stem", "open_curled"),
 }
 MAKERS: dict[int, Callable] = dict(enumerate(
     (_zero, _one, _two, _three, _four, _five, _six, _seven, _eight, _nine)))

@@ -28,6 +28,7 @@ DEFAULT_COPIES = 4  # augmented copies of the training set drawn once, besides t
 # scanned ink. A sixth of the pool (60,000 images: 30,000 drawn, ~45 s to make).
 DRAWN_PER_IMAGE = 0.5
 DRAWN_SEED_OFFSET = 7919  # the drawn digits' seed, apart from the augmentation's
+DRAWN_HEIGHTS = (0.3, 0.95)  # of the canvas: small digits have relatively thick strokes
 
 
 @dataclass(frozen=True)
@@ -202,7 +203,7 @@ def drawn_pool(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """
     images = np.zeros((n, *IMAGE_SHAPE), np.uint8)
     labels = np.zeros(n, np.int32)
-    for i, (digit, paths) in enumerate(drawn_digit_paths(n, seed)):
+    for i, (digit, paths) in enumerate(drawn_digit_paths(n, seed, DRAWN_HEIGHTS)):
         digit_image = normalize_digit(render_ink(paths, supersample=1) / np.float32(255))
         labels[i] = digit
         if digit_image is not None:  # every drawn digit has ink; kept safe anyway

@@ -158,13 +158,12 @@ def _four(rng: np.random.Generator) -> list[Stroke]:
             _pts(left_top, elbow, (stem_x + 0.1, bar_y), (stem_x, 0.0), (stem_x, 1.0),
                  corners=(1, 2, 3))
         ]
-    # open in one stroke: down, right past the stem, up the stem and straight back down it
+    # open in one stroke: down, right past the stem, up the stem and back down it (a
+    # narrow loop when the pen does not quite retrace its way up)
     top = (stem_x + _u(rng, -0.03, 0.03), _u(rng, 0.0, 0.3))
     reach = (stem_x + _u(rng, 0.0, 0.15), bar_y + _u(rng, -0.04, 0.04))
-    return [
-        _pts(left_top, elbow, reach, top, (stem_x + _u(rng, -0.06, 0.03), 1.0),
-             corners=(1, 2, 3) if sharp else (2, 3))
-    ]
+    down = (top[0] + _u(rng, -0.12, 0.03), 1.0)
+    return [_pts(left_top, elbow, reach, top, down, corners=(1, 2, 3) if sharp else (2, 3))]
 
 
 def _five(rng: np.random.Generator) -> list[Stroke]:
@@ -213,12 +212,17 @@ def _seven(rng: np.random.Generator) -> list[Stroke]:
     else:
         diagonal = [foot]
     tail: list[tuple[float, float]] = []
-    tail_kind = rng.choice(3, p=[0.65, 0.2, 0.15])
-    if tail_kind == 1:  # a small foot to the right
-        tail = [(foot[0] + _u(rng, 0.12, 0.3), foot[1] - _u(rng, 0.0, 0.05))]
+    tail_kind = rng.choice(3, p=[0.6, 0.25, 0.15])
+    if tail_kind == 1:  # a foot to the right
+        tail = [(foot[0] + _u(rng, 0.12, 0.4), foot[1] - _u(rng, 0.0, 0.06))]
     elif tail_kind == 2:  # the stem curls a little to the left at the bottom
         tail = [(foot[0] - _u(rng, 0.08, 0.2), foot[1] - _u(rng, 0.02, 0.1))]
-    corners = (len(head) - 1, len(head), len(head) + len(diagonal))
+    if rng.random() < 0.2:  # a rounded top corner, bar flowing into the stem
+        corner = (_u(rng, 0.85, 0.95), _u(rng, 0.05, 0.12))
+        head = [*head, (_u(rng, 0.7, 0.85), _u(rng, -0.02, 0.03))]
+        corners = (len(head) - 2, len(head) + len(diagonal))
+    else:
+        corners = (len(head) - 1, len(head), len(head) + len(diagonal))
     strokes = [_pts(*head, corner, *diagonal, *tail, corners=corners)]
     if rng.random() < 0.4:  # crossbar through the stem
         t = _u(rng, 0.35, 0.6)
@@ -265,10 +269,11 @@ def _nine(rng: np.random.Generator) -> list[Stroke]:
     loop_bottom = _u(rng, 0.3, 0.6)
     cy, ry = loop_bottom / 2, loop_bottom / 2
     rx = _u(rng, 0.3, 0.5)
-    loop = _ellipse(0.5, cy, rx, ry, _u(rng, -40, 10), -(360 + _u(rng, -30, 30)))
+    kind = rng.choice(5, p=[0.3, 0.15, 0.15, 0.25, 0.15])
+    closing = _u(rng, -30, 30) if kind < 3 or rng.random() < 0.5 else _u(rng, -70, -20)
+    loop = _ellipse(0.5, cy, rx, ry, _u(rng, -40, 10), -(360 + closing))  # curled: may gap
     join = (0.5 + rx, cy + _u(rng, -0.05, 0.1))
     foot_x = 0.5 + rx - _u(rng, -0.05, 0.3)
-    kind = rng.choice(5, p=[0.3, 0.15, 0.15, 0.25, 0.15])
     if kind == 0:
         return [_pts(*loop, join, (foot_x, 1.0), corners=(len(loop),))]
     if kind == 1:
@@ -349,7 +354,8 @@ def _wobble(paths: list[np.ndarray], amplitude: float, rng: np.random.Generator)
                 path[:, axis] += amp[w, axis] * np.sin(arg)
 
 
-def _digit_paths(digit: int, rng: np.random.Generator) -> list[np.ndarray]:
+def _digit_paths(digit: int, rng: np.random.Generator,
+                 heights: tuple[float, float]) -> list[np.ndarray]:
     """Randomly varied pen paths of one digit in canvas pixels."""
     strokes = DIGIT_SHAPES[digit](rng)
     jitter = rng.uniform(0.01, 0.05)
@@ -366,7 +372,7 @@ def _digit_paths(digit: int, rng: np.random.Generator) -> list[np.ndarray]:
         out.append(p @ rot.T)
     if rng.random() < 0.15:  # a hasty writer: coarse straight segments
         out = [_coarsen(p, int(rng.integers(6, 14))) for p in out]
-    return _place(out, rng)
+    return _place(out, rng, heights)
 
 
 def _coarsen(path: np.ndarray, count: int) -> np.ndarray:
@@ -379,12 +385,13 @@ def _coarsen(path: np.ndarray, count: int) -> np.ndarray:
     return np.stack([np.interp(at, dist, path[:, 0]), np.interp(at, dist, path[:, 1])], 1)
 
 
-def _place(paths: list[np.ndarray], rng: np.random.Generator) -> list[np.ndarray]:
+def _place(paths: list[np.ndarray], rng: np.random.Generator,
+           heights: tuple[float, float]) -> list[np.ndarray]:
     """Scale paths to a random ink height and move them anywhere inside the canvas."""
     allp = np.vstack(paths)
     lo, hi = allp.min(0), allp.max(0)
     size = hi - lo  # (2,) centre-line extent
-    ink_height = rng.uniform(MIN_HEIGHT_FRACTION, MAX_HEIGHT_FRACTION) * CANVAS_SIZE
+    ink_height = rng.uniform(*heights) * CANVAS_SIZE
     margin = STROKE_WIDTH / 2 + 2
     scale = (ink_height - STROKE_WIDTH) / max(size[1], 1e-6)
     scale = min(scale, (CANVAS_SIZE - 2 * margin) / max(size[0], 1e-6))  # wide digits
@@ -422,7 +429,8 @@ def render_ink(paths: list[np.ndarray], supersample: int = SUPERSAMPLE) -> np.nd
     return np.asarray(img.reduce(supersample) if supersample > 1 else img)
 
 
-def drawn_digit_paths(n: int, seed: int) -> list[tuple[int, list[np.ndarray]]]:
+def drawn_digit_paths(n: int, seed: int, heights: tuple[float, float] = (
+        MIN_HEIGHT_FRACTION, MAX_HEIGHT_FRACTION)) -> list[tuple[int, list[np.ndarray]]]:
     """`n` synthetic drawn digits as pen paths, labels balanced: [(digit, strokes)], each
     stroke an (M, 2) float array of canvas pixels (x, y), in drawing order. The same
     digits `render_drawn_digits(n, seed)` renders (a browser test can draw them)."""
@@ -430,7 +438,7 @@ def drawn_digit_paths(n: int, seed: int) -> list[tuple[int, list[np.ndarray]]]:
         raise ConfigError(f"n must be >= 0, got {n}")
     rng = np.random.default_rng(seed)
     labels = rng.permutation(np.arange(n) % NUM_CLASSES).astype(np.int64)  # (n,)
-    return [(int(digit), _digit_paths(int(digit), rng)) for digit in labels]
+    return [(int(digit), _digit_paths(int(digit), rng, heights)) for digit in labels]
 
 
 def render_drawn_digits(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -17,6 +17,7 @@ from mnist_core.config import (
 from mnist_core.errors import MnistStudioError
 from mnist_core.settings import train_limit
 from ui.charts import metric_chart, training_frame
+from ui.draw import room_drawings_option
 from ui.format import format_seconds, percent, plain, plural
 from ui.parts import figures_row_ui
 from ui.presets import TAB_KEY, Presets, tab_label
@@ -67,6 +68,7 @@ def train_settings_ui(busy: bool, presets: Presets,
         width="stretch",
         help="Wait for your current run to end (or stop it) first." if busy else None,
     )
+    settings["room_drawings"] = room_drawings_option()  # shown once the room labelled some
     if presenter:  # beginners see only what the tutorial uses
         settings["batch_size"] = st.session_state.get("batch_size", presets.batch_size)
         settings["learning_rate"] = st.session_state.get("learning_rate", presets.learning_rate)
@@ -83,7 +85,7 @@ def train_settings_ui(busy: bool, presets: Presets,
     return settings, clicked
 
 
-def start_training(settings: dict[str, float], session: Session) -> bool:
+def start_training(settings: dict[str, float | bool], session: Session) -> bool:
     """Queue a run with these settings on the server-wide trainer; False if it can't."""
     if not wait_for_tensorflow():
         return False
