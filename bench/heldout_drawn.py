@@ -222,7 +222,10 @@ def _brush(stroke: Pen, rng: np.random.Generator, scale: float) -> np.ndarray:
     dist = np.concatenate([[0.0], np.cumsum(seg)])
     if dist[-1] == 0:
         return pts * scale
-    speed = _r(rng, 0.02, 0.09) / scale * CANVAS_SIZE * 0.25  # unit length per sample
+    # unit length per mouse sample: a slow hand, or (a quarter) a hasty one or a coarse
+    # tablet whose few samples the brush joins into polygons
+    fast = rng.random() < 0.25
+    speed = (_r(rng, 0.12, 0.3) if fast else _r(rng, 0.02, 0.09)) / scale * CANVAS_SIZE * 0.25
     at = [0.0]
     while at[-1] < dist[-1]:
         at.append(at[-1] + speed * _r(rng, 0.4, 1.6))
@@ -243,19 +246,21 @@ def _brush(stroke: Pen, rng: np.random.Generator, scale: float) -> np.ndarray:
 def _tremor(path: np.ndarray, rng: np.random.Generator, amount: float) -> np.ndarray:
     """A random walk, smoothed, added along the path: a hand that is not quite steady."""
     walk = np.cumsum(rng.normal(0, amount, path.shape), axis=0)
-    kernel = np.ones(9) / 9
+    kernel = np.ones(min(9, len(path))) / min(9, len(path))
     smooth = np.stack([np.convolve(walk[:, k], kernel, mode="same") for k in range(2)], 1)
     return path + smooth - smooth.mean(axis=0)
 
 
-def heldout_digit_paths(n: int, seed: int) -> list[tuple[int, list[np.ndarray]]]:
-    """`n` held-out drawn digits, labels balanced and styles cycled: [(digit, strokes px)]."""
+def heldout_digit_paths(n: int, seed: int, only: tuple[int, str] | None = None
+                        ) -> list[tuple[int, list[np.ndarray]]]:
+    """`n` held-out drawn digits, labels balanced and styles cycled: [(digit, strokes px)];
+    with `only` = (digit, style), all of them that digit in that style."""
     rng = np.random.default_rng(seed)
-    labels = rng.permutation(np.arange(n) % NUM_CLASSES)
+    labels = rng.permutation(np.arange(n) % NUM_CLASSES) if only is None else [only[0]] * n
     counts = dict.fromkeys(range(NUM_CLASSES), 0)
     out = []
-    for digit in labels.tolist():
-        styles = STYLES[digit]
+    for digit in list(labels):
+        styles = STYLES[digit] if only is None else (only[1],)
         style = styles[counts[digit] % len(styles)]
         counts[digit] += 1
         strokes = MAKERS[digit](rng, style)
@@ -299,20 +304,27 @@ def render(paths: list[np.ndarray]) -> np.ndarray:
     return np.dstack([gray, gray, gray, np.full_like(gray, 255)])
 
 
-def heldout_set(n: int = DEFAULT_N, seed: int = DEFAULT_SEED
-                ) -> tuple[np.ndarray, np.ndarray, list[str]]:
+def heldout_set(n: int = DEFAULT_N, seed: int = DEFAULT_SEED,
+                only: tuple[int, str] | None = None) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """Prepared held-out digits: ((n, 28, 28) float32, (n,) labels, style names)."""
-    digits = heldout_digit_paths(n, seed)
-    counts = dict.fromkeys(range(NUM_CLASSES), 0)
+    digits = heldout_digit_paths(n, seed, only)
     images = np.zeros((n, 28, 28), np.float32)
-    names = []
-    for i, (digit, paths) in enumerate(digits):
+    for i, (_, paths) in enumerate(digits):
         prepared = canvas_to_mnist(render(paths))
-        if prepared is not None:
+        if prepared is not None:  # no digit found: left blank, so counted wrong
             images[i] = prepared
+    labels = np.array([d for d, _ in digits])
+    return images, labels, style_names(labels) if only is None else [only[1]] * n
+
+
+def style_names(labels: np.ndarray) -> list[str]:
+    """The style each digit of `heldout_digit_paths` was drawn in (they are cycled)."""
+    counts = dict.fromkeys(range(NUM_CLASSES), 0)
+    names = []
+    for digit in labels.tolist():
         names.append(STYLES[digit][counts[digit] % len(STYLES[digit])])
         counts[digit] += 1
-    return images, np.array([d for d, _ in digits]), names
+    return names
 
 
 def report(pred: np.ndarray, labels: np.ndarray, styles: list[str]) -> str:

@@ -25,7 +25,7 @@ CHUNK = 128  # images warped at once: small enough to stay in the CPU cache
 DEFAULT_COPIES = 4  # augmented copies of the training set drawn once, besides the originals
 # Synthetic drawn digits added to the pool per training image: MNIST's writers rarely
 # crossed a 7, curled a 9's tail or flagged a 1 far down, and pen trajectories differ from
-# scanned ink. A sixth of the pool (60,000 images: 30,000 drawn, ~45 s to make).
+# scanned ink. A tenth of the pool (30,000 drawn digits for 60,000 images, ~45 s to make).
 DRAWN_PER_IMAGE = 0.5
 DRAWN_SEED_OFFSET = 7919  # the drawn digits' seed, apart from the augmentation's
 DRAWN_HEIGHTS = (0.3, 0.95)  # of the canvas: small digits have relatively thick strokes

@@ -78,7 +78,7 @@ def _one(rng: np.random.Generator) -> list[Stroke]:
     if kind == 0:
         return [_pts(top, bottom)]
     if kind == 2:  # a long up-stroke: from well down the left, steeply up to the top
-        length, angle = _u(rng, 0.4, 0.7), np.radians(_u(rng, 35, 65))
+        length, angle = _u(rng, 0.4, 0.7), np.radians(_u(rng, 28, 65))
     else:
         length, angle = _u(rng, 0.15, 0.45), np.radians(_u(rng, 25, 65))  # up-slope, not a bar
     flag = (top[0] - length * float(np.cos(angle)), length * float(np.sin(angle)))
@@ -360,18 +360,18 @@ def _digit_paths(digit: int, rng: np.random.Generator,
     strokes = DIGIT_SHAPES[digit](rng)
     jitter = rng.uniform(0.01, 0.05)
     paths = [_stroke_path(s, jitter, rng) for s in strokes]
-    _wobble(paths, rng.uniform(0.0, 0.04), rng)
+    _wobble(paths, rng.uniform(0.0, 0.05), rng)
     aspect = rng.uniform(0.4, 1.0)  # box width / height
     slant = float(np.clip(rng.normal(0.1, 0.18), -0.35, 0.6))  # rightward lean
-    angle = np.radians(rng.normal(0.0, 6.0))
+    angle = np.radians(rng.normal(0.0, 7.0))
     rot = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
     out = []
     for path in paths:
         p = path - 0.5
         p[:, 0] = p[:, 0] * aspect - slant * p[:, 1]
         out.append(p @ rot.T)
-    if rng.random() < 0.15:  # a hasty writer: coarse straight segments
-        out = [_coarsen(p, int(rng.integers(6, 14))) for p in out]
+    if rng.random() < 0.25:  # a hasty writer: coarse straight segments
+        out = [_coarsen(p, int(rng.integers(5, 14))) for p in out]
     return _place(out, rng, heights)
 
 
