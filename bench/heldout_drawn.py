@@ -179,6 +179,8 @@ def _eight(rng, style):
 def _nine(rng, style):
     lb = _r(rng, 0.35, 0.55)
     rx = _r(rng, 0.3, 0.45)
+    if style == "small_loop":  # a flat little loop, a long tail hooked left: read as 3
+        lb, rx = _r(rng, 0.16, 0.4), _r(rng, 0.13, 0.3)
     gap = _r(rng, 30, 70) if style == "open_curled" else -_r(rng, 0, 30)
     loop = Turtle(0.5 + rx, lb / 2).arc(0.5, lb / 2, rx, lb / 2, 0, -360 + gap)
     sx = 0.5 + rx
@@ -187,7 +189,7 @@ def _nine(rng, style):
                 .arc(sx - 0.27, 0.8, 0.25, 0.2, 0, _r(rng, 100, 160)).points]
     if style == "separate_stem":
         return [loop.points, [(sx, 0.05), (sx - _r(rng, 0.0, 0.15), 1.0)]]
-    if style == "curled":  # the tail hooks to the left at the bottom, like a "g"
+    if style in ("curled", "small_loop"):  # the tail hooks to the left, like a "g"
         loop.to(sx, 0.75).arc(sx - 0.25, 0.75, 0.25, 0.22, 0, _r(rng, 110, 190))
     elif style == "curved_tail":
         loop.to(sx - 0.05, 0.7).arc(sx - 0.35, 0.7, 0.3, 0.3, 0, 100)
@@ -206,7 +208,7 @@ STYLES: dict[int, tuple[str, ...]] = {
     6: ("straight_stem", "curved_stem"),
     7: ("plain", "crossed", "footed", "hook_start", "crossed_footed", "rounded"),
     8: ("one_stroke", "two_loops"),
-    9: ("straight", "curled", "curved_tail", "separate_stem", "open_curled"),
+    9: ("straight", "curled", "curved_tail", "separate_stem", "open_curled", "small_loop"),
 }
 MAKERS: dict[int, Callable] = dict(enumerate(
     (_zero, _one, _two, _three, _four, _five, _six, _seven, _eight, _nine)))

@@ -266,10 +266,11 @@ def _eight(rng: np.random.Generator) -> list[Stroke]:
 
 def _nine(rng: np.random.Generator) -> list[Stroke]:
     """A loop at the top with a straight, curved, curled ("g") or separately drawn tail."""
-    loop_bottom = _u(rng, 0.3, 0.6)
-    cy, ry = loop_bottom / 2, loop_bottom / 2
-    rx = _u(rng, 0.3, 0.5)
     kind = rng.choice(5, p=[0.3, 0.15, 0.15, 0.25, 0.15])
+    small = kind >= 3 and rng.random() < 0.5  # a small, flat loop over a long curled tail
+    loop_bottom = _u(rng, 0.15, 0.35) if small else _u(rng, 0.3, 0.6)
+    cy, ry = loop_bottom / 2, loop_bottom / 2
+    rx = _u(rng, 0.12, 0.35) if small else _u(rng, 0.3, 0.5)
     closing = _u(rng, -30, 30) if kind < 3 or rng.random() < 0.5 else _u(rng, -70, -20)
     loop = _ellipse(0.5, cy, rx, ry, _u(rng, -40, 10), -(360 + closing))  # curled: may gap
     join = (0.5 + rx, cy + _u(rng, -0.05, 0.1))

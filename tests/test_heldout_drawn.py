@@ -43,7 +43,7 @@ def test_every_style_is_drawn_and_labels_are_balanced() -> None:
 
 
 def test_the_drawing_model_reads_the_held_out_digits(drawing_model) -> None:
-    """The closing note's figure on the full 3,000 is 99.6%: a slice must reach 98%."""
+    """The closing note's figure on the full 3,000 is 99.4%: a slice must reach 98%."""
     images, labels, _ = heldout_set(SLICE)
     pred = drawing_model.predict(images, batch_size=200, verbose=0).argmax(axis=1)
     assert (pred == labels).mean() >= 0.98
@@ -59,9 +59,9 @@ def drawing_model():
 
 
 # Each style alone, 60 digits: (digit, style, the share the model must read right). The
-# model before this generator read 1/long_flag 62% (as 7), 7/footed 96%, 9/curled 99%.
+# model before this generator read 1/long_flag 68% (as 7), 9/small_loop 58% (as 3).
 STYLE_GOALS = [(1, "long_flag", 0.8), (7, "footed", 0.9), (7, "crossed", 0.95),
-               (9, "curled", 0.95), (4, "one_stroke", 0.95)]
+               (9, "curled", 0.95), (9, "small_loop", 0.85), (4, "one_stroke", 0.95)]
 
 
 @pytest.mark.parametrize("digit, style, goal", STYLE_GOALS)
