@@ -52,6 +52,7 @@ def test_counts_per_label_and_per_owner(store: DrawingStore, digits) -> None:
     assert store.counts().tolist() == [0, 1, 0, 0, 0, 0, 0, 2, 0, 0]
     assert store.counts(ALICE).tolist() == [0, 1, 0, 0, 0, 0, 0, 1, 0, 0]
     assert len(store.list(BOB)) == 1 and store.list(BOB)[0].is_mine(BOB)
+    assert store.count() == 3 and store.count(ALICE) == 2 and store.count("c" * 32) == 0
 
 
 def test_export_loads_as_a_keras_mnist_npz(store: DrawingStore, digits, tmp_path: Path,

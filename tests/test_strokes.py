@@ -10,10 +10,10 @@ from mnist_core.errors import ConfigError
 from mnist_core.strokes import (
     CANVAS_SIZE,
     DIGIT_SHAPES,
-    drawn_digit_paths,
     MAX_HEIGHT_FRACTION,
     MIN_HEIGHT_FRACTION,
     STROKE_WIDTH,
+    drawn_digit_paths,
     render_drawn_digits,
     render_paths,
 )

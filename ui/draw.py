@@ -236,7 +236,7 @@ def my_drawings_ui(session: Session) -> None:
     store = DrawingStore()
     try:
         mine = store.list(session.owner)[::-1]
-        room = len(store.list())
+        room = store.count()
     except DrawingError as e:
         st.warning(plain(e))
         return
@@ -258,7 +258,7 @@ def my_drawings_ui(session: Session) -> None:
 def room_drawings_option() -> bool:
     """The Train tab's "MNIST + the room's drawings (N)" checkbox, shown once there are any."""
     try:
-        count = len(DrawingStore().list())
+        count = DrawingStore().count()
     except DrawingError:
         return False
     if not count:
