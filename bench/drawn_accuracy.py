@@ -1,8 +1,10 @@
-"""Accuracy and per-stroke latency of saved models on synthetic drawn digits."""
+"""Accuracy and per-stroke latency of saved models on held-out drawn digits."""
 
 # .venv/bin/python -m bench.drawn_accuracy models/drawing.keras [more.keras ...]
-# Accuracy with the canvas plainly resized and with canvas_to_mnist; one stroke's server time
-# through four ways of calling the model. TensorFlow threads follow MNIST_TF_THREADS.
+# Accuracy with the canvas plainly resized and with canvas_to_mnist, by digit, style and
+# confusion, on bench/heldout_drawn.py's digits (a generator the drawing model never trains
+# on); one stroke's server time through four ways of calling the model. TensorFlow threads
+# follow MNIST_TF_THREADS.
 
 from __future__ import annotations
 
@@ -17,12 +19,11 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from mnist_core.constants import IMAGE_SHAPE, NUM_CLASSES
+from bench.heldout_drawn import DEFAULT_N, DEFAULT_SEED, heldout_digit_paths, render, style_names
+from bench.heldout_drawn import report as heldout_report
+from mnist_core.constants import IMAGE_SHAPE
 from mnist_core.preprocess import canvas_to_mnist
-from mnist_core.strokes import render_drawn_digits
 
-DEFAULT_N = 3000
-DEFAULT_SEED = 20240601  # the measuring set: never used for training or tuning by seed
 TIMED_STROKES = 200
 
 
@@ -54,15 +55,6 @@ def prepare(canvases: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         if digit is not None:
             out[i], found[i] = digit, True
     return out, found
-
-
-def per_digit(pred: np.ndarray, labels: np.ndarray) -> str:
-    """Accuracy of each digit as "0:0.99 1:0.95 ..."."""
-    parts = []
-    for digit in range(NUM_CLASSES):
-        mask = labels == digit
-        parts.append(f"{digit}:{(pred[mask] == digit).mean():.3f}")
-    return " ".join(parts)
 
 
 def predictors(model, tf) -> dict[str, Callable[[np.ndarray], np.ndarray]]:
@@ -104,7 +96,10 @@ def main(argv: list[str] | None = None) -> None:
     from mnist_core.tf_setup import keras, tf  # the app's TensorFlow thread settings
 
     start = time.perf_counter()
-    canvases, labels = render_drawn_digits(args.n, args.seed)
+    digits = heldout_digit_paths(args.n, args.seed)
+    canvases = np.stack([render(paths) for _, paths in digits])  # (n, 280, 280, 4) uint8
+    labels = np.array([digit for digit, _ in digits])
+    styles = style_names(labels)
     seconds = time.perf_counter() - start
     print(f"rendered {args.n} drawn digits (seed {args.seed}) in {seconds:.1f} s")
     resized = np.stack([plain_resize(c) for c in canvases])
@@ -124,16 +119,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"== {path}  ({model.count_params():,} parameters)")
         print(f"  plain resize     : {(pred_resize == labels).mean():.4f}")
         print(f"  canvas_to_mnist  : {(pred_prep == labels).mean():.4f}")
-        print(f"  per digit        : {per_digit(pred_prep, labels)}")
-        wrong = pred_prep != labels
-        pairs = sorted(
-            {(int(t), int(p)) for t, p in zip(labels[wrong], pred_prep[wrong], strict=True)},
-            key=lambda tp: -int(((labels == tp[0]) & (pred_prep == tp[1])).sum()),
-        )[:5]
-        confusions = ", ".join(
-            f"{t}->{p} x{int(((labels == t) & (pred_prep == p)).sum())}" for t, p in pairs
-        )
-        print(f"  top confusions   : {confusions}")
+        print(heldout_report(pred_prep, labels, styles).split("\n", 1)[1])
         for name, predict in predictors(model, tf).items():
             stroke_times(predict, urls[:5])  # warm-up: tracing, first allocations
             ms = stroke_times(predict, urls) * 1000

@@ -1,4 +1,4 @@
-"""Command-line interface: `python -m mnist_core train | evaluate | predict | list`."""
+"""Command-line interface: `python -m mnist_core train | evaluate | predict | list | drawings`."""
 
 from __future__ import annotations
 
@@ -68,6 +68,9 @@ def _parser() -> argparse.ArgumentParser:
                        help="mlp = the quickstart network (default); cnn = a small CNN")
     train.add_argument("--augment", action="store_true",
                        help="augment training images to look like drawn digits")
+    train.add_argument("--room-drawings", action="store_true",
+                       help="add the room's labelled drawings to MNIST's training images "
+                       "(see the drawings command)")
     _setting(train, "seed", "random seed")
     train.add_argument("--limit", type=_ranged(LIMITS["train_limit"]), default=None,
                        help="train on only the first N training images")
@@ -92,6 +95,21 @@ def _parser() -> argparse.ArgumentParser:
     predict.add_argument("images", nargs="+", type=Path, help="PNG or JPEG files")
 
     commands.add_parser("list", help="list saved models", description="List saved models.")
+
+    drawings = commands.add_parser(
+        "drawings", help="the room's labelled drawings: count, list, export",
+        description="The drawings participants labelled on the Draw tab "
+        "($MNIST_DRAWINGS_DIR, default models/drawings/).")
+    action = drawings.add_subparsers(dest="action", required=True, metavar="ACTION",
+                                     parser_class=_Parser)
+    action.add_parser("count", help="how many of each digit", description="Count by digit.")
+    action.add_parser("list", help="one line per drawing", description="List the drawings.")
+    export = action.add_parser("export", help="write them as a Keras mnist.npz",
+                               description="Write the drawings in the Keras mnist.npz layout "
+                               "(uint8 28x28 images, uint8 labels).")
+    export.add_argument("path", type=Path, help="the .npz file to write")
+    export.add_argument("--into", choices=("train", "test"), default="train",
+                        help="the split that holds them; the other is empty (default train)")
     return parser
 
 
@@ -123,6 +141,7 @@ def _cmd_train(args: argparse.Namespace) -> None:
         epochs=args.epochs, dropout=args.dropout, batch_size=args.batch_size,
         learning_rate=args.learning_rate, hidden_units=args.hidden_units, arch=args.arch,
         augment=args.augment, seed=args.seed, train_limit=args.limit,
+        room_drawings=args.room_drawings,
     )
     store = ModelStore()
     store.clean_leftovers()  # temp files of saves killed earlier (older than a minute)
@@ -228,8 +247,32 @@ def _cmd_list(args: argparse.Namespace) -> None:
         print(line)
 
 
+def _cmd_drawings(args: argparse.Namespace) -> None:
+    from datetime import UTC, datetime
+
+    from mnist_core.drawings import DrawingStore
+
+    store = DrawingStore()
+    if args.action == "export":
+        count = store.export(args.path, into=args.into)
+        print(f"Wrote {count} drawing{'' if count == 1 else 's'} to {args.path} "
+              f"(x_{args.into}, y_{args.into})")
+        return
+    if args.action == "count":
+        counts = store.counts()
+        print("  ".join(f"{digit}: {count}" for digit, count in enumerate(counts))
+              + f"  total: {int(counts.sum())}")
+        return
+    infos = store.list()
+    if not infos:
+        print(f"No drawings yet in {store.root}.")
+    for info in infos:
+        when = datetime.fromtimestamp(info.created_us / 1e6, UTC).isoformat(timespec="seconds")
+        print(f"{info.id}  label {info.label}  {when}")
+
+
 COMMANDS = {"train": _cmd_train, "evaluate": _cmd_evaluate, "predict": _cmd_predict,
-            "list": _cmd_list}
+            "list": _cmd_list, "drawings": _cmd_drawings}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

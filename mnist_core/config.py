@@ -101,6 +101,7 @@ class TrainConfig:
     seed: int = 0
     train_limit: int | None = None  # use only the first N training images
     test_limit: int | None = None  # validate on only the first N test images
+    room_drawings: bool = False  # MNIST + the room's labelled drawings (mnist_core.drawings)
 
     def __post_init__(self) -> None:
         for name, limit in LIMITS.items():
@@ -110,8 +111,9 @@ class TrainConfig:
         if self.arch not in ARCHITECTURES:
             raise ConfigError(
                 f"arch must be one of {', '.join(ARCHITECTURES)}, got {self.arch!r}")
-        if not isinstance(self.augment, bool):
-            raise ConfigError(f"augment must be true or false, got {self.augment!r}")
+        for name in ("augment", "room_drawings"):
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigError(f"{name} must be true or false, got {getattr(self, name)!r}")
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready dict."""

@@ -45,3 +45,11 @@ class StoreFullError(ModelSaveError):
 
 class PresenterError(MnistStudioError):
     """A presenter action without the presenter's secret, or the room state unwritable."""
+
+
+class DrawingError(MnistStudioError, ValueError):
+    """A labelled drawing is refused: empty canvas, bad label, a full room, not yours."""
+
+
+class DrawingSaveError(MnistStudioError):
+    """A labelled drawing could not be written or deleted (read-only folder, full disk)."""

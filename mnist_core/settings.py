@@ -27,6 +27,7 @@ RUNS_PER_PARTICIPANT_ENV_VAR = "MNIST_RUNS_PER_PARTICIPANT"  # on the board, per
 RUNS_FOLDER_MB_ENV_VAR = "MNIST_RUNS_FOLDER_MB"  # no run is saved once models/runs/ is this big
 ROOM_SECONDS_ENV_VAR = "MNIST_ROOM_SECONDS"  # how often a page looks for pushes and new runs
 MIN_SECRET_LENGTH = 12  # a presenter secret shorter than this is refused (guessable)
+DRAWINGS_DIR_ENV_VAR = "MNIST_DRAWINGS_DIR"  # where the room's labelled drawings are kept
 # The quickstart's ops are tiny: splitting each across threads costs more than it saves,
 # and one thread per run leaves the other core to answer drawings (bench/run.py).
 DEFAULT_TF_THREADS = 1
@@ -56,6 +57,12 @@ def data_path() -> Path | None:
 def models_dir() -> Path:
     """The models folder: $MNIST_MODELS_DIR if set, else the project's models/."""
     return Path(os.environ.get(MODELS_DIR_ENV_VAR) or MODELS_DIR)
+
+
+def drawings_dir() -> Path:
+    """The room's labelled drawings: $MNIST_DRAWINGS_DIR, else drawings/ in the models folder."""
+    raw = os.environ.get(DRAWINGS_DIR_ENV_VAR, "").strip()
+    return Path(raw) if raw else models_dir() / "drawings"
 
 
 def train_limit() -> int | None:

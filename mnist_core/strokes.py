@@ -1,13 +1,15 @@
-"""Synthetic hand-drawn digits, rendered like the drawing canvas, for measuring models.
+"""Synthetic hand-drawn digits, rendered like the drawing canvas: training data for drawings.
 
 Each digit has pen paths written as control points in a unit box, with the ways people
-really write it (1 with or without a flag and base, open and closed 4, 7 with or without
-a crossbar, 9 with a straight, curved or separate tail, one-stroke and two-loop 8, ...).
-Every sample jitters the control points, bends the paths with a shaky hand, and varies
-slant, aspect, rotation, size (50-85% of the canvas height) and position; some are drawn
-hastily as coarse straight segments. They are rendered as the canvas shows them: white,
-20 px wide, round caps and joins, anti-aliased, on opaque black 280x280 RGBA.
-Not training data: the drawing model never sees them, so they can measure it.
+really write it, international styles included (1 with a short or long flag, with or
+without a base; open, closed and one-stroke 4; 7 crossed, footed or hooked; 9 with a
+straight, curved, curled "g" or separate tail; looped and Z-like 2; ...). Every sample
+jitters the control points, bends the paths with a shaky hand, and varies slant, aspect,
+rotation, size (50-85% of the canvas height) and position; some are drawn hastily as
+coarse straight segments. They are rendered as the canvas shows them: white, 20 px wide,
+round caps and joins, anti-aliased, on opaque black 280x280 RGBA.
+The drawing model trains on them (`mnist_core.augment.drawn_pool`); it is measured on
+digits of another generator it never sees (`bench/heldout_drawn.py`).
 """
 
 from __future__ import annotations
@@ -69,16 +71,22 @@ def _zero(rng: np.random.Generator) -> list[Stroke]:
 
 
 def _one(rng: np.random.Generator) -> list[Stroke]:
-    """A down stroke, optionally with a flag at the top and a base bar."""
+    """A down stroke, optionally with a short or long flag at the top and a base bar."""
     top = (0.55, 0.0)
-    bottom = (0.5 + _u(rng, -0.08, 0.05), 1.0)
-    kind = rng.choice(3, p=[0.45, 0.4, 0.15])
+    bottom = (0.5 + _u(rng, -0.1, 0.05), 1.0)
+    kind = rng.choice(4, p=[0.35, 0.3, 0.2, 0.15])
     if kind == 0:
         return [_pts(top, bottom)]
-    length, angle = _u(rng, 0.15, 0.45), np.radians(_u(rng, 25, 65))  # up-slope, not a bar
+    if kind == 2:  # a long up-stroke: from well down the left, steeply up to the top
+        length, angle = _u(rng, 0.4, 0.7), np.radians(_u(rng, 28, 65))
+    else:
+        length, angle = _u(rng, 0.15, 0.45), np.radians(_u(rng, 25, 65))  # up-slope, not a bar
     flag = (top[0] - length * float(np.cos(angle)), length * float(np.sin(angle)))
-    strokes = [_pts(flag, top, bottom, corners=(1,))]
-    if kind == 2:
+    if rng.random() < 0.25:  # the flag starts with a little hook
+        strokes = [_pts((flag[0] + 0.04, flag[1] + 0.06), flag, top, bottom, corners=(2,))]
+    else:
+        strokes = [_pts(flag, top, bottom, corners=(1,))]
+    if kind == 3 or (kind == 2 and rng.random() < 0.3):
         half = _u(rng, 0.2, 0.45)
         strokes.append(_pts((bottom[0] - half, 1.0), (bottom[0] + half, 1.0)))
     return strokes
@@ -131,28 +139,31 @@ def _three(rng: np.random.Generator) -> list[Stroke]:
 
 
 def _four(rng: np.random.Generator) -> list[Stroke]:
-    """Open (L then down stroke), closed (triangle) or in one stroke."""
+    """Open (L then down stroke), closed (triangle), or open in one stroke."""
     stem_x = _u(rng, 0.55, 0.8)
     bar_y = _u(rng, 0.45, 0.75)
     bar_end = (min(1.0, stem_x + _u(rng, 0.1, 0.4)), bar_y + _u(rng, -0.08, 0.04))
-    kind = rng.choice(3, p=[0.45, 0.35, 0.2])
+    kind = rng.choice(4, p=[0.35, 0.3, 0.15, 0.2])
     stem_top = _u(rng, 0.0, 0.35) if kind == 0 else _u(rng, 0.0, 0.1)
     stem = _pts((stem_x, stem_top), (stem_x + _u(rng, -0.08, 0.04), 1.0))
-    left_top = (_u(rng, 0.0, 0.3), 0.0)
+    left_top = (_u(rng, 0.0, 0.4), 0.0)
+    elbow = (_u(rng, 0.0, 0.1), bar_y)
+    sharp = rng.random() < 0.75  # or a rounded elbow, like a U
     if kind == 0:  # open: down, right; then the stem
-        return [_pts(left_top, (0.0, bar_y), bar_end, corners=(1,)), stem]
+        return [_pts(left_top, elbow, bar_end, corners=(1,) if sharp else ()), stem]
     if kind == 1:  # closed: diagonal from the top of the stem
-        return [_pts((stem_x, 0.0), (0.0, bar_y), bar_end, corners=(1,)), stem]
-    return [  # one stroke: down, right, back up, then down the stem
-        _pts(
-            left_top,
-            (0.0, bar_y),
-            (stem_x + 0.1, bar_y),
-            (stem_x, 0.0),
-            (stem_x, 1.0),
-            corners=(1, 2, 3),
-        )
-    ]
+        return [_pts((stem_x, 0.0), elbow, bar_end, corners=(1,)), stem]
+    if kind == 2:  # one stroke: down, right, back up along a slant, then down the stem
+        return [
+            _pts(left_top, elbow, (stem_x + 0.1, bar_y), (stem_x, 0.0), (stem_x, 1.0),
+                 corners=(1, 2, 3))
+        ]
+    # open in one stroke: down, right past the stem, up the stem and back down it (a
+    # narrow loop when the pen does not quite retrace its way up)
+    top = (stem_x + _u(rng, -0.03, 0.03), _u(rng, 0.0, 0.3))
+    reach = (stem_x + _u(rng, 0.0, 0.15), bar_y + _u(rng, -0.04, 0.04))
+    down = (top[0] + _u(rng, -0.12, 0.03), 1.0)
+    return [_pts(left_top, elbow, reach, top, down, corners=(1, 2, 3) if sharp else (2, 3))]
 
 
 def _five(rng: np.random.Generator) -> list[Stroke]:
@@ -189,21 +200,37 @@ def _six(rng: np.random.Generator) -> list[Stroke]:
 
 
 def _seven(rng: np.random.Generator) -> list[Stroke]:
-    """A top bar and a diagonal; sometimes a crossbar, a start hook or a curved diagonal."""
+    """A top bar and a diagonal; sometimes a crossbar, a foot, a start hook or a curve."""
     corner = (1.0, _u(rng, 0.0, 0.08))
-    foot = (_u(rng, 0.1, 0.55), 1.0)
+    steep = rng.random() < 0.3  # a near-vertical stem, as many Europeans write it
+    foot = (_u(rng, 0.45, 0.75) if steep else _u(rng, 0.1, 0.55), 1.0)
     start = (_u(rng, 0.0, 0.35), _u(rng, 0.0, 0.1))
-    head = [(start[0] + 0.02, _u(rng, 0.15, 0.3)), start] if rng.random() < 0.2 else [start]
+    head = [(start[0] + 0.02, _u(rng, 0.15, 0.3)), start] if rng.random() < 0.25 else [start]
     if rng.random() < 0.3:  # curved diagonal
         mid = (_u(rng, 0.5, 0.8), 0.5)
         diagonal = [mid, foot]
     else:
         diagonal = [foot]
-    strokes = [_pts(*head, corner, *diagonal, corners=(len(head) - 1, len(head)))]
-    if rng.random() < 0.3:  # crossbar
-        cx = (corner[0] + foot[0]) / 2
-        y = _u(rng, 0.4, 0.6)
-        strokes.append(_pts((cx - _u(rng, 0.15, 0.3), y), (cx + _u(rng, 0.15, 0.3), y)))
+    tail: list[tuple[float, float]] = []
+    tail_kind = rng.choice(3, p=[0.6, 0.25, 0.15])
+    if tail_kind == 1:  # a foot to the right
+        tail = [(foot[0] + _u(rng, 0.12, 0.4), foot[1] - _u(rng, 0.0, 0.06))]
+    elif tail_kind == 2:  # the stem curls a little to the left at the bottom
+        tail = [(foot[0] - _u(rng, 0.08, 0.2), foot[1] - _u(rng, 0.02, 0.1))]
+    if rng.random() < 0.2:  # a rounded top corner, bar flowing into the stem
+        corner = (_u(rng, 0.85, 0.95), _u(rng, 0.05, 0.12))
+        head = [*head, (_u(rng, 0.7, 0.85), _u(rng, -0.02, 0.03))]
+        corners = (len(head) - 2, len(head) + len(diagonal))
+    else:
+        corners = (len(head) - 1, len(head), len(head) + len(diagonal))
+    strokes = [_pts(*head, corner, *diagonal, *tail, corners=corners)]
+    if rng.random() < 0.4:  # crossbar through the stem
+        t = _u(rng, 0.35, 0.6)
+        cx = corner[0] + (foot[0] - corner[0]) * t
+        y = corner[1] + (foot[1] - corner[1]) * t
+        tilt = _u(rng, -0.05, 0.05)
+        left, right = cx - _u(rng, 0.12, 0.3), cx + _u(rng, 0.1, 0.3)
+        strokes.append(_pts((left, y + tilt), (right, y - tilt)))
     return strokes
 
 
@@ -238,20 +265,33 @@ def _eight(rng: np.random.Generator) -> list[Stroke]:
 
 
 def _nine(rng: np.random.Generator) -> list[Stroke]:
-    """A loop at the top with a straight, curved or separately drawn tail."""
-    loop_bottom = _u(rng, 0.3, 0.6)
+    """A loop at the top with a straight, curved, curled ("g") or separately drawn tail."""
+    kind = rng.choice(5, p=[0.3, 0.15, 0.15, 0.25, 0.15])
+    small = kind >= 3 and rng.random() < 0.5  # a small, flat loop over a long curled tail
+    loop_bottom = _u(rng, 0.15, 0.35) if small else _u(rng, 0.3, 0.6)
     cy, ry = loop_bottom / 2, loop_bottom / 2
-    rx = _u(rng, 0.3, 0.5)
-    loop = _ellipse(0.5, cy, rx, ry, _u(rng, -40, 10), -(360 + _u(rng, -30, 30)))
+    rx = _u(rng, 0.12, 0.35) if small else _u(rng, 0.3, 0.5)
+    closing = _u(rng, -30, 30) if kind < 3 or rng.random() < 0.5 else _u(rng, -70, -20)
+    loop = _ellipse(0.5, cy, rx, ry, _u(rng, -40, 10), -(360 + closing))  # curled: may gap
     join = (0.5 + rx, cy + _u(rng, -0.05, 0.1))
     foot_x = 0.5 + rx - _u(rng, -0.05, 0.3)
-    kind = rng.choice(3, p=[0.5, 0.3, 0.2])
     if kind == 0:
         return [_pts(*loop, join, (foot_x, 1.0), corners=(len(loop),))]
     if kind == 1:
         tail = [(0.5 + rx - 0.02, 0.7), (0.6, 1.0), (_u(rng, 0.1, 0.4), _u(rng, 0.85, 1.0))]
         return [_pts(*loop, join, *tail, corners=(len(loop),))]
-    return [_pts(*loop), _pts((0.5 + rx, _u(rng, -0.05, 0.1)), (foot_x, 1.0))]
+    if kind == 2:
+        return [_pts(*loop), _pts((0.5 + rx, _u(rng, -0.05, 0.1)), (foot_x, 1.0))]
+    # curled tail: down the stem, then a hook to the left at the bottom, like a "g"
+    stem_x = 0.5 + rx - _u(rng, 0.0, 0.1)
+    turn = _u(rng, 0.7, 0.85)
+    width = _u(rng, 0.2, 0.5)
+    tail = [(stem_x, turn), (stem_x - width * 0.4, 1.0), (stem_x - width, _u(rng, 0.85, 0.98))]
+    if rng.random() < 0.5:  # curls back up
+        tail.append((stem_x - width - _u(rng, 0.0, 0.08), _u(rng, 0.7, 0.85)))
+    if kind == 4:  # the stem drawn separately from the loop
+        return [_pts(*loop), _pts((stem_x, _u(rng, -0.05, 0.1)), *tail)]
+    return [_pts(*loop, join, *tail, corners=(len(loop),))]
 
 
 DIGIT_SHAPES: tuple[DigitShape, ...] = (
@@ -315,24 +355,25 @@ def _wobble(paths: list[np.ndarray], amplitude: float, rng: np.random.Generator)
                 path[:, axis] += amp[w, axis] * np.sin(arg)
 
 
-def _digit_paths(digit: int, rng: np.random.Generator) -> list[np.ndarray]:
+def _digit_paths(digit: int, rng: np.random.Generator,
+                 heights: tuple[float, float]) -> list[np.ndarray]:
     """Randomly varied pen paths of one digit in canvas pixels."""
     strokes = DIGIT_SHAPES[digit](rng)
     jitter = rng.uniform(0.01, 0.05)
     paths = [_stroke_path(s, jitter, rng) for s in strokes]
-    _wobble(paths, rng.uniform(0.0, 0.04), rng)
+    _wobble(paths, rng.uniform(0.0, 0.05), rng)
     aspect = rng.uniform(0.4, 1.0)  # box width / height
     slant = float(np.clip(rng.normal(0.1, 0.18), -0.35, 0.6))  # rightward lean
-    angle = np.radians(rng.normal(0.0, 6.0))
+    angle = np.radians(rng.normal(0.0, 7.0))
     rot = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
     out = []
     for path in paths:
         p = path - 0.5
         p[:, 0] = p[:, 0] * aspect - slant * p[:, 1]
         out.append(p @ rot.T)
-    if rng.random() < 0.15:  # a hasty writer: coarse straight segments
-        out = [_coarsen(p, int(rng.integers(6, 14))) for p in out]
-    return _place(out, rng)
+    if rng.random() < 0.25:  # a hasty writer: coarse straight segments
+        out = [_coarsen(p, int(rng.integers(5, 14))) for p in out]
+    return _place(out, rng, heights)
 
 
 def _coarsen(path: np.ndarray, count: int) -> np.ndarray:
@@ -345,12 +386,13 @@ def _coarsen(path: np.ndarray, count: int) -> np.ndarray:
     return np.stack([np.interp(at, dist, path[:, 0]), np.interp(at, dist, path[:, 1])], 1)
 
 
-def _place(paths: list[np.ndarray], rng: np.random.Generator) -> list[np.ndarray]:
+def _place(paths: list[np.ndarray], rng: np.random.Generator,
+           heights: tuple[float, float]) -> list[np.ndarray]:
     """Scale paths to a random ink height and move them anywhere inside the canvas."""
     allp = np.vstack(paths)
     lo, hi = allp.min(0), allp.max(0)
     size = hi - lo  # (2,) centre-line extent
-    ink_height = rng.uniform(MIN_HEIGHT_FRACTION, MAX_HEIGHT_FRACTION) * CANVAS_SIZE
+    ink_height = rng.uniform(*heights) * CANVAS_SIZE
     margin = STROKE_WIDTH / 2 + 2
     scale = (ink_height - STROKE_WIDTH) / max(size[1], 1e-6)
     scale = min(scale, (CANVAS_SIZE - 2 * margin) / max(size[0], 1e-6))  # wide digits
@@ -360,27 +402,36 @@ def _place(paths: list[np.ndarray], rng: np.random.Generator) -> list[np.ndarray
     return [(p - lo) * scale + offset for p in paths]
 
 
-def render_paths(paths: list[np.ndarray]) -> np.ndarray:
-    """Draw pen paths (canvas px) as the canvas shows them: (280, 280, 4) uint8 RGBA."""
-    big = CANVAS_SIZE * SUPERSAMPLE
-    img = Image.new("L", (big, big), 0)
-    draw = ImageDraw.Draw(img)
-    width = STROKE_WIDTH * SUPERSAMPLE
-    r = width / 2
-    for path in paths:
-        pts = [(float(x) * SUPERSAMPLE, float(y) * SUPERSAMPLE) for x, y in path]
-        if len(pts) > 1:
-            draw.line(pts, fill=255, width=width, joint="curve")
-        for x, y in (pts[0], pts[-1]):  # round caps
-            draw.ellipse((x - r, y - r, x + r, y + r), fill=255)
-    gray = np.asarray(img.reduce(SUPERSAMPLE))  # (280, 280) uint8, box-averaged
+def render_paths(paths: list[np.ndarray], supersample: int = SUPERSAMPLE) -> np.ndarray:
+    """Draw pen paths (canvas px) as the canvas shows them: (280, 280, 4) uint8 RGBA.
+
+    `supersample` 1 draws without anti-aliasing, 16x faster: for training images, which
+    are shrunk to 20 px anyway (that averages the jagged edges away)."""
+    gray = render_ink(paths, supersample)  # (280, 280) uint8
     rgba = np.empty((CANVAS_SIZE, CANVAS_SIZE, 4), np.uint8)
     rgba[..., :3] = gray[..., None]
     rgba[..., 3] = 255  # opaque black background
     return rgba
 
 
-def drawn_digit_paths(n: int, seed: int) -> list[tuple[int, list[np.ndarray]]]:
+def render_ink(paths: list[np.ndarray], supersample: int = SUPERSAMPLE) -> np.ndarray:
+    """The ink of pen paths (canvas px) drawn as the canvas does: (280, 280) uint8."""
+    big = CANVAS_SIZE * supersample
+    img = Image.new("L", (big, big), 0)
+    draw = ImageDraw.Draw(img)
+    width = STROKE_WIDTH * supersample
+    r = width / 2
+    for path in paths:
+        pts = [(float(x) * supersample, float(y) * supersample) for x, y in path]
+        if len(pts) > 1:
+            draw.line(pts, fill=255, width=width, joint="curve")
+        for x, y in (pts[0], pts[-1]):  # round caps
+            draw.ellipse((x - r, y - r, x + r, y + r), fill=255)
+    return np.asarray(img.reduce(supersample) if supersample > 1 else img)
+
+
+def drawn_digit_paths(n: int, seed: int, heights: tuple[float, float] = (
+        MIN_HEIGHT_FRACTION, MAX_HEIGHT_FRACTION)) -> list[tuple[int, list[np.ndarray]]]:
     """`n` synthetic drawn digits as pen paths, labels balanced: [(digit, strokes)], each
     stroke an (M, 2) float array of canvas pixels (x, y), in drawing order. The same
     digits `render_drawn_digits(n, seed)` renders (a browser test can draw them)."""
@@ -388,7 +439,7 @@ def drawn_digit_paths(n: int, seed: int) -> list[tuple[int, list[np.ndarray]]]:
         raise ConfigError(f"n must be >= 0, got {n}")
     rng = np.random.default_rng(seed)
     labels = rng.permutation(np.arange(n) % NUM_CLASSES).astype(np.int64)  # (n,)
-    return [(int(digit), _digit_paths(int(digit), rng)) for digit in labels]
+    return [(int(digit), _digit_paths(int(digit), rng, heights)) for digit in labels]
 
 
 def render_drawn_digits(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -268,7 +268,8 @@ def train(
     """Train as configured, validating on the test set after every epoch; `gate` pauses,
     resumes or steps it. The quickstart MLP trains in the compiled loop of
     mnist_core.stacked (~5x faster than Keras' fit); the CNN and augmented runs in fit."""
-    from mnist_core.room_trainer import stackable  # deferred: mnist_core.room_trainer imports this module
+    # deferred: mnist_core.room_trainer imports this module
+    from mnist_core.room_trainer import stackable
 
     if stackable(config):
         return train_compiled(config, data, progress, stop, progress_interval, gate)
@@ -333,6 +334,9 @@ def train_fit(
 ) -> TrainResult:
     """Train with Keras' fit (any architecture, augmentation): the general path."""
     data = (data or load_mnist()).limit(config.train_limit, config.test_limit)
+    if config.room_drawings:  # MNIST + the room's labelled drawings, each seen a few times
+        from mnist_core.drawings import with_room_drawings
+        data = with_room_drawings(data)
     x_train, y_train = data.x_train, data.y_train  # (N, 28, 28) float32, (N,) uint8
     steps_per_epoch = math.ceil(len(x_train) / config.batch_size)
     model = build_model(

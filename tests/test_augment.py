@@ -7,7 +7,14 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from mnist_core.augment import AugmentParams, augment_images, augmented_dataset, augmented_pool
+from mnist_core.augment import (
+    DRAWN_PER_IMAGE,
+    AugmentParams,
+    augment_images,
+    augmented_dataset,
+    augmented_pool,
+    drawn_pool,
+)
 from mnist_core.constants import DIGIT_BOX, IMAGE_SHAPE, NUM_CLASSES
 from mnist_core.data import MnistData
 from mnist_core.errors import ConfigError
@@ -181,9 +188,9 @@ def test_pool_labels_are_aligned(small_set: tuple[np.ndarray, np.ndarray]) -> No
 def test_dataset_serves_pool_pairs(small_set: tuple[np.ndarray, np.ndarray]) -> None:
     """Every (image, label) in a batch is a pair of the pool: labels stay with images."""
     x, y = small_set
-    pool, pool_labels = augmented_pool(x, y, seed=3, copies=2)
-    ds = augmented_dataset(x, y, batch_size=20, seed=3, copies=2)
-    images, labels = _take(ds, 9)  # the whole pool of 180, once
+    pool, pool_labels = augmented_pool(x, y, seed=3, copies=2, drawn=20)
+    ds = augmented_dataset(x, y, batch_size=20, seed=3, copies=2, drawn=20)
+    images, labels = _take(ds, 10)  # the whole pool of 200, once
     flat_pool = pool.reshape(len(pool), -1).astype(np.int32)
     served = np.round(images.reshape(len(images), -1) * 255).astype(np.int32)
     for image, label in zip(served, labels, strict=True):
@@ -218,3 +225,31 @@ def test_mismatched_labels_are_rejected(small_set: tuple[np.ndarray, np.ndarray]
     x, y = small_set
     with pytest.raises(ConfigError):
         augmented_dataset(x, y[:-1], batch_size=8, seed=0)
+
+
+def test_drawn_pool_is_balanced_labelled_digits(mnist: MnistData) -> None:
+    """Synthetic drawn digits, prepared like drawings: each is closest to the MNIST mean of
+    its own digit far more often than chance would have it."""
+    images, labels = drawn_pool(200, seed=5)
+    assert images.shape == (200, *IMAGE_SHAPE) and images.dtype == np.uint8
+    assert np.bincount(labels, minlength=NUM_CLASSES).tolist() == [20] * NUM_CLASSES
+    assert (images.reshape(200, -1).max(axis=1) == 255).all()  # every one has ink
+    means = np.stack([mnist.x_train[:5000][mnist.y_train[:5000] == d].mean(axis=0)
+                      for d in range(NUM_CLASSES)])  # (10, 28, 28)
+    scores = np.array([[correlation(image / 255, mean) for mean in means] for image in images])
+    assert (scores.argmax(axis=1) == labels).mean() > 0.35  # chance: 0.1; measured 0.47
+
+
+def test_the_dataset_adds_drawn_digits_per_image(small_set) -> None:
+    """By default the pool holds DRAWN_PER_IMAGE drawn digits per training image."""
+    x, y = small_set
+    ds = augmented_dataset(x, y, batch_size=10, seed=0, copies=0)
+    pool_size = len(x) + round(DRAWN_PER_IMAGE * len(x))
+    _, labels = _take(ds, pool_size // 10)  # one pass over the pool
+    drawn_labels = drawn_pool(round(DRAWN_PER_IMAGE * len(x)), seed=0 + 7919)[1]
+    assert sorted(labels.tolist()) == sorted([*y.tolist(), *drawn_labels.tolist()])
+
+
+def test_negative_drawn_is_rejected(small_set) -> None:
+    with pytest.raises(ConfigError, match="drawn"):
+        augmented_pool(*small_set, seed=0, drawn=-1)

@@ -1,4 +1,4 @@
-"""mnist_core.room_trainer: runs trained together stay each their own (stop, pause, join, results)."""
+"""mnist_core.room_trainer: runs trained together stay each their own (stop, pause, join)."""
 
 from __future__ import annotations
 

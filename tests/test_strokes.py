@@ -13,6 +13,7 @@ from mnist_core.strokes import (
     MAX_HEIGHT_FRACTION,
     MIN_HEIGHT_FRACTION,
     STROKE_WIDTH,
+    drawn_digit_paths,
     render_drawn_digits,
     render_paths,
 )
@@ -131,3 +132,45 @@ def test_zero_digits() -> None:
     images, labels = render_drawn_digits(0, seed=0)
     assert images.shape == (0, CANVAS_SIZE, CANVAS_SIZE, 4)
     assert labels.shape == (0,)
+
+
+def _many(digit: int, n: int = 300) -> list[list[np.ndarray]]:
+    """Control points of `n` random ways of writing `digit`: [[(K, 2) per stroke]]."""
+    rng = np.random.default_rng(100 + digit)
+    return [[np.array([(x, y) for x, y, _ in s]) for s in DIGIT_SHAPES[digit](rng)]
+            for _ in range(n)]
+
+
+def test_sevens_come_crossed_footed_and_plain() -> None:
+    sevens = _many(7)
+    crossed = sum(len(strokes) == 2 for strokes in sevens)
+    footed = sum(strokes[0][-1, 0] > strokes[0][-2, 0] + 0.1 for strokes in sevens)
+    assert 0.25 < crossed / len(sevens) < 0.6
+    assert 0.1 < footed / len(sevens) < 0.5
+
+
+def test_nines_come_with_curled_and_straight_tails() -> None:
+    nines = _many(9)
+    # a curled tail ends left of where the stem came down, above the bottom: like a "g"
+    curled = sum(strokes[-1][-1, 0] < 0.5 and strokes[-1][-1, 1] < 0.99 for strokes in nines)
+    straight = sum(strokes[-1][-1, 1] == 1.0 for strokes in nines)
+    assert curled / len(nines) > 0.2 and straight / len(nines) > 0.2
+
+
+def test_ones_have_long_flags_sometimes() -> None:
+    ones = _many(1)
+    flag = [float(np.hypot(*(s[0][1] - s[0][0]))) for s in ones if len(s[0]) >= 3]
+    assert sum(length > 0.4 for length in flag) > 0.1 * len(ones)
+    assert sum(len(s[0]) == 2 and len(s) == 1 for s in ones) > 0.2 * len(ones)  # plain sticks
+
+
+def test_fours_come_open_closed_and_in_one_stroke() -> None:
+    fours = _many(4)
+    one_stroke = sum(len(s) == 1 for s in fours)
+    assert 0.2 < one_stroke / len(fours) < 0.6
+
+
+def test_heights_can_be_chosen() -> None:
+    paths = drawn_digit_paths(40, seed=1, heights=(0.3, 0.35))
+    heights = [np.ptp(np.vstack(p)[:, 1]) + STROKE_WIDTH for _, p in paths]
+    assert max(heights) <= 0.35 * CANVAS_SIZE + 1

@@ -8,9 +8,12 @@ import numpy as np
 import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
-from mnist_core.constants import CANVAS_SIZE, IMAGE_SIZE, STROKE_WIDTH
+from mnist_core.constants import CANVAS_SIZE, IMAGE_SIZE, NUM_CLASSES, STROKE_WIDTH
+from mnist_core.drawings import DrawingStore
+from mnist_core.errors import DrawingError, DrawingSaveError
 from mnist_core.preprocess import INK_THRESHOLD, canvas_ink, canvas_to_mnist
 from ui.charts import probability_chart
+from ui.format import plain
 from ui.inside import inside_ui
 from ui.parts import digit_pixels
 from ui.session import Session, load_model
@@ -18,6 +21,8 @@ from ui.session import Session, load_model
 PREVIEW_SCALE = 6  # the 28x28 input is shown 6x enlarged (168 px), pixel for pixel
 LOW_CONFIDENCE = 0.6  # below this, the app says it is not sure
 TOO_SMALL = 0.15  # ink whose longest side is under this share of the canvas: a speck
+PENDING = "label_pending"  # session_state: (28x28 image, the model's guess) to label
+MY_DRAWINGS_SHOWN = 24  # the latest of your labelled drawings shown, each with Delete
 ASSETS = Path(__file__).resolve().parent / "assets"
 canvas_shortcuts = st.components.v2.component(
     "mnist_studio.canvas_shortcuts", js=(ASSETS / "canvas_shortcuts.js").read_text())
@@ -119,6 +124,7 @@ def draw_area(session: Session, model_name: str | None = None) -> None:
     """Canvas, prediction, probabilities and the model's view (reruns alone on each stroke),
     then, when asked for, the inside of the network for this drawing."""
     shown = draw_row(session, model_name)
+    label_ui(session)
     look = st.toggle("Look inside the network", key="inside_open",
                      help="Which hidden units your drawing lights up, what they look for, "
                      "and which pixels made the answer. Redrawn with every stroke.")
@@ -126,6 +132,10 @@ def draw_area(session: Session, model_name: str | None = None) -> None:
         inside_ui(*shown)
     elif look:
         st.caption("Draw a digit to see inside the network.")
+    if st.toggle("My labelled drawings", key="my_drawings_open",
+                 help="The drawings you labelled, kept on this server for the room: "
+                 "delete any of yours here."):
+        my_drawings_ui(session)
 
 
 def draw_row(session: Session, model_name: str | None = None
@@ -146,6 +156,7 @@ def draw_row(session: Session, model_name: str | None = None
         chart = st.container(key="draw_chart")
     image = canvas_to_mnist(drawing) if drawing is not None else None
     too_small = is_too_small(drawing)
+    st.session_state.pop(PENDING, None)
     if image is None:
         with answer:
             prediction_ui(None, too_small)  # no need to wait for TensorFlow
@@ -158,6 +169,8 @@ def draw_row(session: Session, model_name: str | None = None
     from mnist_core.evaluate import predict_proba  # TensorFlow is loaded: a model exists
 
     probabilities = predict_proba(model, image)[0]  # (10,)
+    if not too_small:
+        st.session_state[PENDING] = (image, int(probabilities.argmax()))
     with answer:
         prediction_ui(probabilities, too_small)
         guessing_ui(model_name, guessing=not too_small)
@@ -167,6 +180,93 @@ def draw_row(session: Session, model_name: str | None = None
         with chart:
             st.vega_lite_chart(*probability_chart(probabilities), width="stretch")
     return model, image
+
+
+def save_label(owner: str, label: int, pick_key: str | None = None) -> None:
+    """Keep the drawing on screen with its label (a button's callback), then clear the canvas."""
+    if pick_key is not None:  # "It was a ..." pills: the tapped digit
+        label = st.session_state.get(pick_key)
+        if label is None:
+            return
+    image, guess = st.session_state.get(PENDING, (None, None))
+    try:
+        info = DrawingStore().save(owner, image, label, guess=guess,
+                                   strokes=st.session_state.get("last_drawing"))
+    except (DrawingError, DrawingSaveError) as e:
+        st.session_state.label_note = ("error", f"Not saved: {e}")
+        return
+    st.session_state.label_note = ("saved", f"Saved as a {info.label}, thank you: the room's "
+                                   "drawings help show how models read real handwriting.")
+    clear_canvas()
+
+
+def label_ui(session: Session) -> None:
+    """After a guess: "Right" or "It was a ..." in one tap saves the drawing for the room."""
+    pending = st.session_state.get(PENDING)
+    note = st.session_state.get("label_note")
+    with st.container(key="draw_label", horizontal=True, vertical_alignment="bottom"):
+        if pending is None:
+            if note is not None:
+                kind, text = note
+                (st.error if kind == "error" else st.success)(
+                    plain(text), icon=":material/error:" if kind == "error"
+                    else ":material/check_circle:")
+            return
+        st.session_state.pop("label_note", None)
+        guess = pending[1]
+        st.button(f"Right, it is a {guess}", key="label_right", icon=":material/check:",
+                  on_click=save_label, args=(session.owner, guess),
+                  help="Saves your drawing with its label for the room (anonymously).")
+        generation = st.session_state.get("canvas_generation", 0)
+        pick_key = f"label_pick_{generation}"
+        st.pills("No, it was a", [d for d in range(NUM_CLASSES) if d != guess], key=pick_key,
+                 on_change=save_label, args=(session.owner, None, pick_key))
+
+
+def delete_drawing(owner: str, drawing_id: str) -> None:
+    """Delete one of this session's labelled drawings (a Delete button's callback)."""
+    try:
+        DrawingStore().delete(owner, drawing_id)
+    except (DrawingError, DrawingSaveError) as e:
+        st.session_state.label_note = ("error", f"Not deleted: {e}")
+
+
+def my_drawings_ui(session: Session) -> None:
+    """This session's labelled drawings, newest first, each with a Delete button."""
+    store = DrawingStore()
+    try:
+        mine = store.list(session.owner)[::-1]
+        room = store.count()
+    except DrawingError as e:
+        st.warning(plain(e))
+        return
+    st.caption(f"You labelled {len(mine)}; the room {room} in all. They are anonymous: "
+               "no name, only which session made them, so that you can delete yours.")
+    with st.container(key="my_drawings", horizontal=True, gap="small"):
+        for info in mine[:MY_DRAWINGS_SHOWN]:
+            try:
+                drawing = store.load(info.id)
+            except DrawingError:
+                continue
+            with st.container(width="content"):
+                st.image(digit_pixels(drawing.image / 255.0, 2), caption=f"{info.label}",
+                         width=IMAGE_SIZE * 2, output_format="PNG")
+                st.button("Delete", key=f"delete_{info.id}", icon=":material/delete:",
+                          on_click=delete_drawing, args=(session.owner, info.id))
+
+
+def room_drawings_option() -> bool:
+    """The Train tab's "MNIST + the room's drawings (N)" checkbox, shown once there are any."""
+    try:
+        count = DrawingStore().count()
+    except DrawingError:
+        return False
+    if not count:
+        return False
+    return st.checkbox(
+        f"MNIST + the room's drawings ({count})", key="room_drawings", value=False,
+        help="Adds the digits labelled on the Draw tab to the 60,000 training images, each "
+        "seen 10 times per epoch; the Evaluate tab shows how models read them.")
 
 
 def draw_tab(session: Session) -> None:

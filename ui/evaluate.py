@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 
 from mnist_core import compare
 from mnist_core.constants import DRAWING_MODEL, IMAGE_SIZE, NUM_CLASSES, QUICKSTART_MODEL
 from mnist_core.data import MnistData
+from mnist_core.drawings import DrawingStore
 from mnist_core.errors import MnistStudioError
 from mnist_core.naming import network_name
 from ui.charts import show_chart
@@ -55,6 +57,7 @@ def evaluation_ui(session: Session) -> None:
         st.error(f"Can't evaluate this model: {plain(e)}")
         return
     evaluation_metrics_ui(evaluation)
+    room_drawings_ui(identity, model, evaluation.accuracy)
     # Side by side, or one above the other on a narrow screen (page.css: eval_charts).
     matrix, digits = st.container(key="eval_charts").columns([1.25, 1], gap="large")
     with matrix, st.container(key="confusion"):
@@ -74,6 +77,50 @@ def evaluation_metrics_ui(evaluation: Evaluation) -> None:
     total = len(evaluation.predictions)
     figures_row_ui("eval_accuracy", evaluation.accuracy, evaluation.loss,
                     ("Mistakes", f"{len(evaluation.misclassified):,} of {total:,}"))
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def room_predictions(identity: str, ids: tuple[str, ...], _model: Any
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """The model's answers on the room's drawings (named by `ids`): (labels, predictions)."""
+    from mnist_core.evaluate import predict_proba
+
+    images, labels = DrawingStore().arrays()  # (N, 28, 28) uint8, (N,) uint8
+    if not len(labels):
+        return labels, labels
+    return labels, predict_proba(_model, images.astype(np.float32) / 255).argmax(axis=1)
+
+
+def room_drawings_ui(identity: str, model: Any, mnist_accuracy: float) -> None:
+    """How the model reads the room's own labelled drawings, beside its MNIST test accuracy:
+    the gap between the data it learned from and the room's handwriting."""
+    try:
+        ids = tuple(info.id for info in DrawingStore().list())
+    except MnistStudioError as e:
+        st.caption(f"The room's drawings can't be read: {plain(e)}")
+        return
+    if not ids:
+        st.caption("When people label their drawings on the **Draw** tab (\"Right\" or \"It "
+                   "was a ...\"), this shows how the model reads the room's own handwriting.")
+        return
+    labels, predictions = room_predictions(identity, ids, model)
+    if not len(labels):
+        return
+    room = float((labels == predictions).mean())
+    with st.container(key="room_gap"):
+        st.markdown("#### The room's drawings", anchors=False)
+        row = st.container(key="figures_room", horizontal=True, gap="medium")
+        row.metric("MNIST test accuracy", percent(mnist_accuracy))
+        row.metric(f"The room's {len(labels):,} drawings", percent(room),
+                   delta=f"{(room - mnist_accuracy) * 100:+.1f} points",
+                   help="Share of the digits labelled on the Draw tab that this model reads "
+                   "right.")
+        wrong = [(int(t), int(p)) for t, p in zip(labels, predictions, strict=True) if t != p]
+        pairs = sorted(set(wrong), key=lambda tp: -wrong.count(tp))[:3]
+        st.caption("The gap: MNIST's scanned pen-on-paper digits are not the room's "
+                   "finger and mouse drawings. Train with *MNIST + the room's drawings* to "
+                   "close it." + ("" if not pairs else " Most often read wrong: " + ", ".join(
+                       f"{t} as {p} ({wrong.count((t, p))}×)" for t, p in pairs) + "."))
 
 
 def filter_gallery(true_digit: int, predicted_digit: int) -> None:

@@ -20,6 +20,7 @@ from mnist_core.config import (
 from mnist_core.errors import MnistStudioError
 from mnist_core.settings import train_limit
 from ui.charts import metric_chart, training_frame
+from ui.draw import room_drawings_option
 from ui.format import format_seconds, percent, plain, plural
 from ui.parts import figures_row_ui
 from ui.presenter import room, sync_hold
@@ -93,6 +94,7 @@ def train_settings_ui(busy: bool, presets: Presets,
                   on_click=use_overfit_preset, width="stretch",
                   help="Sets 500 images, no dropout, 20 epochs: the training set is "
                   "memorised. Then try dropout 0.5.")
+    settings["room_drawings"] = room_drawings_option()  # shown once the room labelled some
     if presenter:  # beginners see only what the tutorial uses
         settings["batch_size"] = st.session_state.get("batch_size", presets.batch_size)
         settings["learning_rate"] = st.session_state.get("learning_rate", presets.learning_rate)
@@ -109,7 +111,7 @@ def train_settings_ui(busy: bool, presets: Presets,
     return settings, clicked
 
 
-def start_training(settings: dict[str, float], session: Session) -> bool:
+def start_training(settings: dict[str, float | bool], session: Session) -> bool:
     """Queue a run with these settings on the server-wide trainer; False if it can't."""
     if not wait_for_tensorflow():
         return False
