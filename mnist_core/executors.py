@@ -17,11 +17,13 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import multiprocessing
 import os
 import queue
+import subprocess
+import sys
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, Protocol
 
 from mnist_core.config import TrainConfig
@@ -43,13 +45,16 @@ class Executor(Protocol):
     def close(self) -> None: ...
 
 
-def serve(worker: Any, commands: Any, alive: Callable[[], bool] = lambda: True) -> None:
-    """A worker's loop: apply the commands waiting, train a round, repeat until closed (or
-    until `alive()` says the server is gone)."""
+def serve(worker: Any, commands: Any, alive: Callable[[], bool] = lambda: True,
+          warm: bool = True) -> None:
+    """A worker's loop: apply the commands waiting, train a round (or, idle, compile ahead
+    with `warm`), repeat until closed (or until `alive()` says the server is gone)."""
     while True:
         block = not worker.work()
         if block and not alive():
             return
+        if block and warm:
+            block = not worker.warm_up()
         while True:
             try:
                 message = commands.get(timeout=COMMAND_POLL) if block else commands.get_nowait()
@@ -106,7 +111,7 @@ class ThreadExecutor:
 
         worker = RoomWorker(emit, self.data_loader, self.progress_interval)
         try:
-            serve(worker, self._commands)
+            serve(worker, self._commands, warm=False)  # compiling ahead: a worker's job
         except BaseException as e:  # the thread dies: its runs fail, the next run restarts it
             log.exception("the room's worker thread failed")
             for job_id in list(worker.runs):
@@ -114,57 +119,110 @@ class ThreadExecutor:
             self._thread = None
 
 
-def _worker_main(commands: Any, events: Any, progress_interval: float, niceness: int) -> None:
-    """A worker process: one TensorFlow thread, a lower priority, MNIST converted once."""
+ROOT = Path(__file__).resolve().parent.parent  # so that `-m mnist_core.executors` imports
+
+
+def _worker_main(command_fd: int, event_fd: int, progress_interval: float,
+                 niceness: int) -> None:
+    """A worker process: one TensorFlow thread, a lower priority, MNIST converted once;
+    commands and events are pickled messages on two pipes."""
+    from multiprocessing.connection import Connection
+
     os.environ["MNIST_TF_THREADS"] = "1"  # read when mnist_core.tf_setup is imported
     with contextlib.suppress(OSError):  # not allowed here: train at the same priority
         os.nice(niceness)
+    incoming = Connection(command_fd, writable=False)
+    outgoing = Connection(event_fd, readable=False)
+    commands: queue.Queue = queue.Queue()
+
+    def read() -> None:
+        try:
+            while True:
+                commands.put(incoming.recv())
+        except (EOFError, OSError):  # the server is gone: a worker never outlives it
+            commands.put(CLOSE)
+
+    threading.Thread(target=read, name="commands", daemon=True).start()
+    sending = threading.Lock()
+
+    def emit(event: Any) -> None:
+        with sending:
+            outgoing.send(event)
+
     from mnist_core.room_trainer import RoomWorker
 
-    server = os.getppid()  # a server killed outright leaves no worker behind
-    serve(RoomWorker(events.put, load_mnist, progress_interval), commands,
-          alive=lambda: os.getppid() == server)
+    serve(RoomWorker(emit, load_mnist, progress_interval), commands)
 
 
 class _Process:
     """One worker process, the runs it holds, and the thread that reads its events."""
 
-    def __init__(self, context: Any, progress_interval: float, niceness: int,
+    def __init__(self, progress_interval: float, niceness: int,
                  on_event: Callable[[Any], None], on_exit: Callable[[_Process], None]) -> None:
-        self.commands, self.events = context.Queue(), context.Queue()
+        from multiprocessing.connection import Connection
+
+        command_read, command_write = os.pipe()
+        event_read, event_write = os.pipe()
+        env = {**os.environ, "MNIST_TF_THREADS": "1",
+               "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT),
+                                                           os.environ.get("PYTHONPATH")]))}
+        # A fresh interpreter running this module: multiprocessing's spawn would import
+        # the parent's __main__ again, which under Streamlit is the app's script.
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "mnist_core.executors", str(command_read), str(event_write),
+             str(progress_interval), str(niceness)],
+            pass_fds=(command_read, event_write), env=env, stdin=subprocess.DEVNULL)
+        os.close(command_read)
+        os.close(event_write)  # the child's end: EOF on ours when it exits
+        self.pid = self.process.pid
+        self._commands = Connection(command_write, readable=False)
+        self._events = Connection(event_read, writable=False)
         self.runs: set[str] = set()
         self.lock = threading.Lock()
-        self.process = context.Process(target=_worker_main, name="mnist-room-worker",
-                                       args=(self.commands, self.events, progress_interval,
-                                             niceness),
-                                       daemon=True)
-        self.process.start()
         self._on_event, self._on_exit = on_event, on_exit
+        # Read the pipe at once, deliver (a save per finished run) in a second thread: a
+        # worker is never held up sending, say, a finished run's 400 kB of weights.
+        self._delivery: queue.Queue = queue.Queue()
         threading.Thread(target=self._read, name="room-events", daemon=True).start()
+        threading.Thread(target=self._deliver, name="room-delivery", daemon=True).start()
+
+    def _deliver(self) -> None:
+        while (event := self._delivery.get()) is not None:
+            self._on_event(event)
+
+    def send(self, message: tuple) -> None:
+        """A command to the worker (lost if it died: its runs fail by the reader)."""
+        with self.lock, contextlib.suppress(OSError):
+            self._commands.send(message)
 
     def _read(self) -> None:
         from mnist_core.room_trainer import Failed, Finished
 
         while True:
             try:
-                event = self.events.get(timeout=0.5)
-            except queue.Empty:
-                if self.process.is_alive():
-                    continue
-                break
+                event = self._events.recv()
             except (EOFError, OSError):
                 break
             if isinstance(event, (Finished, Failed)):
                 with self.lock:
                     self.runs.discard(event.job_id)
-            self._on_event(event)
+            self._delivery.put(event)
         self._on_exit(self)
-        code = self.process.exitcode
+        try:
+            code = self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            code = self.process.wait()
         with self.lock:
             lost, self.runs = sorted(self.runs), set()
+        self._events.close()
+        with contextlib.suppress(OSError):
+            self._commands.close()
         for job_id in lost:
-            self._on_event(Failed(job_id, f"The training worker process stopped unexpectedly "
-                                          f"(exit code {code}): start the run again."))
+            self._delivery.put(Failed(job_id, f"The training worker process stopped "
+                                              f"unexpectedly (exit code {code}): start the "
+                                              f"run again."))
+        self._delivery.put(None)
 
 
 class ProcessExecutor:
@@ -175,7 +233,6 @@ class ProcessExecutor:
         self.workers = workers
         self.progress_interval = progress_interval
         self.niceness = niceness
-        self._context = multiprocessing.get_context("spawn")  # no fork of a threaded TF
         self._procs: list[_Process] = []
         self._where: dict[str, _Process] = {}
         self._lock = threading.Lock()
@@ -187,28 +244,29 @@ class ProcessExecutor:
     def add(self, job_id: str, config: TrainConfig) -> None:
         with self._lock:
             while len(self._procs) < self.workers:
-                self._procs.append(_Process(self._context, self.progress_interval,
-                                            self.niceness, self._event, self._forget))
+                self._procs.append(_Process(self.progress_interval, self.niceness,
+                                            self._event, self._forget))
             proc = min(self._procs, key=lambda p: len(p.runs))
             with proc.lock:
                 proc.runs.add(job_id)
             self._where[job_id] = proc
-        proc.commands.put(("add", job_id, config))
+        proc.send(("add", job_id, config))
 
     def command(self, job_id: str, name: str, *args: Any) -> None:
         with self._lock:
             proc = self._where.get(job_id)
         if proc is not None:
-            proc.commands.put((name, job_id, *args))
+            proc.send((name, job_id, *args))
 
     def close(self) -> None:
         with self._lock:
             procs, self._procs = self._procs, []
         for proc in procs:
-            proc.commands.put(CLOSE)
+            proc.send(CLOSE)
         for proc in procs:
-            proc.process.join(timeout=5)
-            if proc.process.is_alive():
+            try:
+                proc.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
                 proc.process.kill()
 
     def _event(self, event: Any) -> None:
@@ -222,7 +280,7 @@ class ProcessExecutor:
     def pids(self) -> list[int]:
         """The worker processes' ids (for tests and benchmarks)."""
         with self._lock:
-            return [proc.process.pid for proc in self._procs]
+            return [proc.pid for proc in self._procs]
 
     def _forget(self, proc: _Process) -> None:
         """A worker ended: the next run starts a fresh one in its place."""
@@ -231,3 +289,7 @@ class ProcessExecutor:
                 self._procs.remove(proc)
             for job_id in [j for j, p in self._where.items() if p is proc]:
                 del self._where[job_id]
+
+
+if __name__ == "__main__":  # a worker process (started by _Process)
+    _worker_main(int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4]))

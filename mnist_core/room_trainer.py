@@ -19,11 +19,12 @@ from typing import Any
 
 import numpy as np
 
-from mnist_core.config import TrainConfig
+from mnist_core.config import DEFAULTS, TrainConfig
 from mnist_core.data import MnistData
 from mnist_core.errors import MnistStudioError
 from mnist_core.numerics import softmax
 from mnist_core.stacked import (
+    BUCKETS,
     CHUNK_STEPS,
     MAX_GROUP,
     PIXELS,
@@ -101,7 +102,7 @@ class Failed:
 Event = Progress | Held | Finished | Failed
 
 
-@dataclass
+@dataclass(eq=False)  # a run is itself: compared by identity
 class _Run:
     job_id: str
     config: TrainConfig
@@ -135,7 +136,7 @@ class _Run:
         return not self.held and self.parked_until <= time.perf_counter()
 
 
-@dataclass
+@dataclass(eq=False)
 class _Group:
     key: tuple[int, int]  # (batch size, hidden units)
     runs: list[_Run] = field(default_factory=list)
@@ -155,6 +156,7 @@ class RoomWorker:
         self.groups: list[_Group] = []
         self._data: MnistData | None = None
         self._tensors: dict[str, Any] = {}
+        self._warm = list(BUCKETS)  # group sizes still to compile when idle
 
     @property
     def busy(self) -> bool:
@@ -220,6 +222,19 @@ class RoomWorker:
                 self._train(group)
                 worked = True
         return worked
+
+    def warm_up(self) -> bool:
+        """Compile one more group size for the default settings, while idle (a burst of
+        runs then joins groups without waiting for XLA); False when none is left."""
+        if self._data is None or not self._warm:
+            return False
+        size = self._warm.pop(0)
+        blank = ModelState(init_weights(0, DEFAULTS.hidden_units))
+        stack = Stack([Member(blank, 0.0, 0.0, 0)] * size, DEFAULTS.hidden_units)
+        empty = np.zeros((0, DEFAULTS.batch_size), np.int32)
+        stack.train(self._tensors["x"], self._tensors["y"], [empty] * size,
+                    [empty.astype(np.float32)] * size)
+        return True
 
     def run_alone(self) -> None:
         """Train until every run has ended (the single-run path: no commands to read)."""

@@ -354,7 +354,10 @@ def test_tab_closed_mid_training_still_saves_and_frees_the_trainer(
     import json
 
     models = copy_shipped_models(tmp_path / "models")
-    env = {"MNIST_TRAIN_LIMIT": "3000", "MNIST_MAX_TRAINING_JOBS": "1"}
+    # The room in a real worker process, started by a Streamlit server (whose __main__ is
+    # the app's script: a worker must not import it again).
+    env = {"MNIST_TRAIN_LIMIT": "3000", "MNIST_MAX_TRAINING_JOBS": "1",
+           "MNIST_TRAINING_WORKERS": "1"}
 
     def start_run(url: str, epochs_key: str):
         """A new participant: Train tab, epochs slider to one end (Home: 1, End: 20), Train.

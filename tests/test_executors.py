@@ -71,8 +71,8 @@ def test_a_killed_worker_fails_only_its_runs_and_the_queue_moves_on(manager):
     second = manager.submit(LONG, owner="bob")
     wait_for(lambda: manager.snapshot(first).batch_points and
              manager.snapshot(second).batch_points)
-    victim = manager.room._where[first].process.pid
-    assert victim != manager.room._where[second].process.pid
+    victim = manager.room._where[first].pid
+    assert victim != manager.room._where[second].pid
     os.kill(victim, signal.SIGKILL)
     failed = manager.wait(first, timeout=WAIT)
     assert failed.status is JobStatus.FAILED

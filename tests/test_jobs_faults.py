@@ -253,14 +253,16 @@ def test_room_results_are_converted_by_one_reused_model(models_dir, small_mnist)
     saves them all, and what it saved is each run's own model."""
     manager = JobManager(ModelStore(models_dir), max_jobs=4, data_loader=lambda: small_mnist,
                          room=ThreadExecutor(lambda: small_mnist))
-    configs = [TrainConfig(epochs=1, dropout=dropout, seed=seed, train_limit=1000,
-                           test_limit=200) for seed, dropout in enumerate((0.0, 0.3, 0.5))]
+    configs = [TrainConfig(epochs=1, dropout=dropout, learning_rate=rate, seed=seed,
+                           train_limit=1000, test_limit=200)
+               for seed, (dropout, rate) in enumerate(((0.0, 1e-3), (0.3, 3e-3), (0.5, 1e-3)))]
     done = [manager.wait(manager.submit(config), timeout=WAIT) for config in configs]
     assert all(job.status is JobStatus.FINISHED and job.ref for job in done)
     assert len(manager._models) == 1
     for job, config in zip(done, configs, strict=True):
         model = manager.store.load(job.ref)
         assert model.get_layer("dropout").rate == pytest.approx(config.dropout)
+        assert manager.store.read_metadata(job.ref).config == config
         assert model.count_params() == 101_770
         accuracy = float(np.mean(predict_logits(model, small_mnist.x_test[:200]).argmax(1)
                                  == small_mnist.y_test[:200]))

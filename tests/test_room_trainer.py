@@ -131,3 +131,12 @@ def test_a_data_failure_fails_the_run_and_nothing_else():
     room.worker.data_loader = loader
     room.worker.add("a", CONFIG)
     assert "no data today" in room.of("a", Failed)[0].message and not room.worker.busy
+
+
+def test_an_idle_worker_compiles_the_group_sizes_ahead(room):
+    """Between runs a worker compiles the stacked loop for each group size (1, 2, 4, 8) of
+    the default settings, once: a burst of runs then needs no compiling."""
+    assert not room.worker.warm_up()  # no data yet: nothing to compile against
+    room.worker.add("a", CONFIG)
+    room.worker.run_alone()
+    assert [room.worker.warm_up() for _ in range(5)] == [True, True, True, True, False]
