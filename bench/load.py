@@ -9,12 +9,15 @@ import tempfile
 from pathlib import Path
 
 from bench.appserver import APP, AppServer, chromium_path, copy_shipped_models, mnist_copies
-from bench.load_drive import Clock, Results, drive
+from bench.load_drive import PRESENTER_SECRET, Clock, Results, drive
 from bench.load_report import report
 
 EPILOG = """\
 Every session draws synthetic digits stroke by stroke and times each stroke from mouse-up to
-the new prediction on screen; --trainers of them press Train at about the same moment. The
+the new prediction on screen; --trainers of them press Train at about the same moment, each
+with other settings; --board of them watch the Room tab fill in. The presenter's console is
+opened first; --push-after s into the drawing it pushes "dropout 0.5, 3 epochs", and every
+page is timed until its settings show it. The
 browsers run at low priority, except the --probes sessions, which have a Chromium of their
 own at normal priority, like a participant's laptop: the latency target is checked on them.
 
@@ -30,8 +33,15 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, epilog=EPILOG,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sessions", type=int, default=40, help="browser sessions (40)")
-    parser.add_argument("--trainers", type=int, default=3,
-                        help="sessions that also start a training run (3)")
+    parser.add_argument("--trainers", type=int, default=6,
+                        help="sessions that also start a training run, each with other "
+                        "settings (dropout 0 / 0.2 / 0.5, 1,000 or 10,000 images) (6)")
+    parser.add_argument("--board", type=int, default=4,
+                        help="sessions (the first ones) that watch the Room tab instead of "
+                        "drawing, like the projector (4)")
+    parser.add_argument("--push-after", type=float, default=20,
+                        help="seconds after all have opened when the presenter pushes "
+                        "dropout 0.5, 3 epochs to the room (20)")
     parser.add_argument("--epochs", type=int, default=2, help="epochs of each run (2)")
     parser.add_argument("--duration", type=float, default=60,
                         help="seconds all sessions keep drawing once all are open (60)")
@@ -63,7 +73,8 @@ def main() -> int:
     base = Path(tempfile.mkdtemp(prefix="bench-load-"))
     models = copy_shipped_models(base / "models")
     trace = base / "server-trace.jsonl"
-    server = AppServer(models, base / "server.log", app=args.app.resolve(), trace=trace).start()
+    server = AppServer(models, base / "server.log", app=args.app.resolve(), trace=trace,
+                       env={"MNIST_PRESENTER_SECRET": PRESENTER_SECRET}).start()
     results = Results(evidence=base)
     clock = Clock()
     copies, out_of_time = 0, False

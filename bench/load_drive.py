@@ -39,6 +39,15 @@ from mnist_core.strokes import drawn_digit_paths
 STEP_TIMEOUT = 60_000
 OPEN_TIMEOUT = 120_000  # ms for a session to open (the first waits for TensorFlow)
 OPENING_AT_ONCE = 4  # sessions opening at the same time
+PRESENTER_SECRET = "load-test-presenter-secret"  # the server gets it as MNIST_PRESENTER_SECRET
+PUSH = {"dropout": "0.5", "epochs": "3"}  # what the presenter pushes to the room
+FOLLOWED_JS = ("(want) => { const q = new URLSearchParams(location.search); "
+               "return Object.entries(want).every(([k, v]) => q.get(k) === v); }")
+BOARD_RUNS_JS = ("() => { const m = document.querySelector('.st-key-room_board "
+                 "[data-testid=stMetricValue]'); return m ? parseInt(m.innerText) : 0; }")
+# Each trainer's settings, in turn: (dropout, training images), so the board fills a sweep.
+MIXED = ((0.0, "1,000"), (0.5, "1,000"), (0.2, "10,000"), (0.0, "10,000"), (0.5, "10,000"),
+         (0.2, "1,000"))
 
 
 @dataclass
@@ -56,6 +65,8 @@ class Run:
     """What one training session saw of its run."""
 
     session: int
+    dropout: float = 0.2
+    images: str = "60,000"
     clicked: float = 0.0  # time.time() of the Train click
     first_status: str = ""  # "Queued: next in line" or "started at once"
     seen_done: bool = False  # the page showed the run's result
@@ -78,6 +89,9 @@ class Results:
     drawing_seconds: float = 0.0
     server_cpu: float = 0.0  # CPU seconds while the sessions drew
     browser_cpu: float = 0.0  # the same for Chromium, Playwright and this script
+    board_seen: dict[int, list[tuple[float, int]]] = field(default_factory=dict)  # (time, runs)
+    pushed_at: float = 0.0  # time.time() when the presenter pressed Push
+    followed: dict[int, float | None] = field(default_factory=dict)  # seconds after the push
 
     def error(self, session: int, what: str) -> None:
         """Note an error once, and print it at once."""
@@ -137,19 +151,80 @@ async def page_errors(page) -> list[str]:
 # --- Sessions --------------------------------------------------------------------------
 
 
-async def open_session(browser, url: str, index: int, results: Results, gate: asyncio.Semaphore):
-    """A new browser context on the app's Draw tab, canvas up and page idle."""
+async def open_session(browser, url: str, index: int, results: Results, gate: asyncio.Semaphore,
+                       board: bool = False):
+    """A new browser context on the app's Draw tab, canvas up and page idle (or on the
+    Room tab, the board up)."""
     async with gate:
         context = await browser.new_context(viewport=VIEWPORT)
         await context.add_init_script(WATCH_SCRIPT)
         page = await context.new_page()
         page.on("pageerror", lambda error: results.error(index, f"JavaScript: {error}"))
         await page.goto(url, timeout=OPEN_TIMEOUT)
-        await open_tab(page, "Draw", OPEN_TIMEOUT)
-        await canvas_box(page, OPEN_TIMEOUT)
+        if board:
+            await open_tab(page, "Room", OPEN_TIMEOUT)
+            await page.locator(".st-key-room_board").wait_for(timeout=OPEN_TIMEOUT)
+        else:
+            await open_tab(page, "Draw", OPEN_TIMEOUT)
+            await canvas_box(page, OPEN_TIMEOUT)
         await wait_idle(page, OPEN_TIMEOUT)
         results.opened += 1
         return context, page
+
+
+async def follow_push(index: int, page, clock: Clock, results: Results) -> None:
+    """Once the presenter has pushed: how long until this page's settings (its address,
+    which follows its sliders) show the push; None if it never did."""
+    await clock.pushed.wait()
+    try:
+        await page.wait_for_function(FOLLOWED_JS, arg=PUSH, timeout=STEP_TIMEOUT, polling=250)
+        results.followed[index] = time.time() - results.pushed_at
+    except Exception:
+        results.followed[index] = None
+        results.error(index, "did not follow the presenter's push within "
+                      f"{STEP_TIMEOUT / 1000:.0f} s")
+
+
+async def watch_board(index: int, page, clock: Clock, results: Results,
+                      args: argparse.Namespace) -> None:
+    """A page left on the Room tab (the projector): note each time its run count grows."""
+    seen = results.board_seen.setdefault(index, [])
+    last = await page.evaluate(BOARD_RUNS_JS)
+    while time.monotonic() < clock.deadline + args.train_timeout and not clock.done.is_set():
+        runs = await page.evaluate(BOARD_RUNS_JS)
+        if runs != last:
+            seen.append((time.time(), runs))
+            last = runs
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(clock.done.wait(), timeout=0.5)
+
+
+async def open_console(browser, url: str):
+    """The presenter's console, opened before the room arrives (as in a workshop)."""
+    context = await browser.new_context(viewport=VIEWPORT)
+    page = await context.new_page()
+    await page.goto(f"{url}/?presenter_key={PRESENTER_SECRET}", timeout=OPEN_TIMEOUT)
+    await page.locator(".st-key-presenter_push").wait_for(timeout=OPEN_TIMEOUT)
+    await wait_idle(page, OPEN_TIMEOUT)
+    return page
+
+
+async def push_from_console(page, clock: Clock, results: Results,
+                            args: argparse.Namespace) -> None:
+    """--push-after s after everyone has opened: push PUSH to the room, leaving each page
+    on its tab."""
+    await clock.all_open.wait()
+    await asyncio.sleep(args.push_after)
+    for key, value in (("console_dropout", PUSH["dropout"]), ("console_epochs", PUSH["epochs"]),
+                       ("console_tab", "Their own")):
+        await page.locator(f".st-key-{key}").get_by_role("radio", name=value,
+                                                           exact=True).click()
+        await wait_idle(page)
+    await page.locator(".st-key-presenter_push").get_by_role(
+        "button", name="Push to everyone").click()
+    results.pushed_at = time.time()
+    clock.pushed.set()
+    print(f"presenter pushed dropout {PUSH['dropout']}, {PUSH['epochs']} epochs", flush=True)
 
 
 async def start_training(page, run: Run, epochs: int) -> None:
@@ -167,6 +242,15 @@ async def start_training(page, run: Run, epochs: int) -> None:
         "([el, want]) => el && el.textContent.trim() === want",
         arg=[await value.element_handle(), str(epochs)], timeout=STEP_TIMEOUT,
         polling=POLL_MS)
+    await wait_idle(page)
+    dropout = page.locator(".st-key-dropout input[type='range']")
+    await dropout.focus()
+    await dropout.press("Home")
+    for _ in range(round(run.dropout / 0.05)):
+        await dropout.press("ArrowRight")
+    await wait_idle(page)
+    await page.locator(".st-key-train_images").get_by_role(
+        "radio", name=run.images, exact=True).click(timeout=STEP_TIMEOUT)
     await wait_idle(page)
     run.clicked = time.time()
     await page.locator(".st-key-train button").click(timeout=STEP_TIMEOUT)
@@ -217,6 +301,8 @@ class Clock:
     all_open_at: float = 0.0  # time.time() when the last session opened
     deadline: float = float("inf")  # time.monotonic() when everyone stops drawing
     open_cpu: tuple[float, float, float] = (0.0, 0.0, 0.0)  # (monotonic, server, all CPU-s)
+    pushed: asyncio.Event = field(default_factory=asyncio.Event)  # the presenter pushed
+    done: asyncio.Event = field(default_factory=asyncio.Event)  # every participant finished
 
 
 async def draw_until(index: int, page, clock: Clock, results: Results,
@@ -250,13 +336,19 @@ async def session(index: int, browser, url: str, clock: Clock, results: Results,
                   run: Run | None, gate: asyncio.Semaphore, args: argparse.Namespace) -> None:
     """One participant: open the app, wait for everyone, (train,) draw, (see the run end)."""
     rng = random.Random(index)
+    board = index < args.board
     try:
-        _, page = await open_session(browser, url, index, results, gate)
+        _, page = await open_session(browser, url, index, results, gate, board=board)
     except Exception as e:
         results.failed_to_open += 1
         results.error(index, f"could not open: {type(e).__name__}: {str(e).splitlines()[0]}")
         return
+    following = asyncio.create_task(follow_push(index, page, clock, results))
     await clock.all_open.wait()
+    if board:
+        await watch_board(index, page, clock, results, args)
+        await following
+        return
     try:
         if run is not None:  # "now press Train": the trainers within 2 s, so runs queue
             await asyncio.sleep(rng.uniform(0, 2))
@@ -273,6 +365,7 @@ async def session(index: int, browser, url: str, clock: Clock, results: Results,
             results.error(index, problem)
     except Exception as e:
         results.error(index, f"{type(e).__name__}: {str(e).splitlines()[0]}")
+    await following
 
 
 async def sample_rss(server: AppServer, results: Results, stop: asyncio.Event) -> None:
@@ -313,13 +406,15 @@ async def drive(server: AppServer, args: argparse.Namespace, results: Results,
         # Launched after the others' group was lowered: its own session, normal priority.
         probe_browser = await playwright.chromium.launch(executable_path=require_chromium(),
                                                          args=CHROMIUM_ARGS)
+        console = await open_console(probe_browser, server.url)
         stop = asyncio.Event()
         sampler = asyncio.create_task(sample_rss(server, results, stop))
         gate = asyncio.Semaphore(OPENING_AT_ONCE)
         started = time.monotonic()
         # Trainers are probes when there are enough: a low-priority browser takes many
         # seconds to reach the Train button, and the runs would never meet in the queue.
-        trainers = sorted(args.probe_sessions)[: args.trainers]
+        trainers = [index for index in sorted(args.probe_sessions)
+                    if index >= args.board][: args.trainers]
         if len(trainers) < args.trainers:  # too few probes: spread over all sessions
             step = max(1, args.sessions // max(1, args.trainers))
             trainers = sorted(range(0, args.sessions, step))[: args.trainers]
@@ -327,14 +422,23 @@ async def drive(server: AppServer, args: argparse.Namespace, results: Results,
         for index in range(args.sessions):
             run = None
             if index in trainers:
-                run = Run(index)
+                dropout, images = MIXED[len(results.runs) % len(MIXED)]
+                run = Run(index, dropout=dropout, images=images)
                 results.runs.append(run)
-            on = probe_browser if index in args.probe_sessions else browser
+            # The board pages stand for the projector: a machine of their own.
+            on = probe_browser if index in args.probe_sessions or index < args.board \
+                else browser
             tasks.append(session(index, on, server.url, clock, results, run, gate, args))
+        console_task = asyncio.create_task(push_from_console(console, clock, results, args))
         arrivals = asyncio.create_task(watch_arrivals(clock, results, args, started,
                                                      server.pid))
-        await asyncio.gather(*tasks)
+        participants = tasks[args.board:]
+        boards = [asyncio.create_task(task) for task in tasks[:args.board]]
+        await asyncio.gather(*participants)
+        clock.done.set()
+        await asyncio.gather(*boards)
         await arrivals
+        await console_task
         # CPU from the moment all were open (drawing, training) to the end.
         results.drawing_seconds = time.monotonic() - clock.open_cpu[0]
         results.server_cpu = cpu_seconds(server.pid) - clock.open_cpu[1]

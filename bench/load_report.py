@@ -14,6 +14,14 @@ from bench.appserver import ROOT
 from bench.load_drive import Clock, Results
 from bench.stats import percentile, summarize
 
+
+def summarize_seconds(values: list[float]) -> str:
+    """p50, p95 and max of delays in seconds."""
+    if not values:
+        return "none"
+    return (f"p50 {median(values):.1f} s, p95 {percentile(values, 95):.1f} s, "
+            f"max {max(values):.1f} s ({len(values)})")
+
 # Run in a child process: loading the runs imports TensorFlow, which the driver does without.
 CHECK_RUNS = """
 import json, sys
@@ -136,6 +144,8 @@ def report(results: Results, models: Path, args: argparse.Namespace, copies: int
     if len(saved) != len(results.runs) or len(loadable) != len(saved) or leftovers:
         failed.append("runs/ folder")
 
+    failed += room_report(results, saved, args)
+
     if results.rss:
         values = [mb for _, mb in results.rss]
         print(f"server memory (RSS): {values[0]:.0f} MB at the start, max {max(values):.0f} MB, "
@@ -149,3 +159,32 @@ def report(results: Results, models: Path, args: argparse.Namespace, copies: int
               "CPU-s")
     print("result: " + ("ALL TARGETS MET" if not failed else "MISSED: " + "; ".join(failed)))
     return 1 if failed else 0
+
+
+def room_report(results: Results, saved: list[dict], args: argparse.Namespace) -> list[str]:
+    """The board filling in on the Room tab pages, and every page following the push."""
+    failed = []
+    saved_at = sorted(run["saved"] for run in saved if run.get("saved"))
+    print(f"room board ({len(results.board_seen)} pages on the Room tab, at normal priority "
+          "like a projector's machine):")
+    delays = []
+    for index, seen in sorted(results.board_seen.items()):
+        for number, at in enumerate(saved_at, start=1):
+            shown = next((when for when, runs in seen if runs >= number), None)
+            if shown is not None:
+                delays.append(shown - at)
+        final = seen[-1][1] if seen else 0
+        print(f"  session {index}: showed {final} of {len(saved_at)} runs")
+        if final != len(saved_at):
+            failed.append(f"board of session {index}")
+    if delays:
+        print(f"  a run on the board after its metadata was written: {summarize_seconds(delays)}")
+    follows = [seconds for seconds in results.followed.values() if seconds is not None]
+    print(f"presenter's push (dropout 0.5, 3 epochs): {len(follows)} of {results.opened} pages "
+          f"followed; {summarize_seconds(follows)} after the click")
+    if results.pushed_at == 0.0:
+        print("  the presenter never pushed")
+        failed.append("no push")
+    elif len(follows) != results.opened:
+        failed.append("pages that did not follow the push")
+    return failed

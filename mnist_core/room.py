@@ -188,8 +188,9 @@ def load_or_create_secret(store: ModelStore) -> str:
     path = store.runs_dir / SECRET_FILE
     try:
         text = read_small_file(path, limit=1024)
-    except MnistStudioError as e:
-        raise PresenterError(f"the presenter secret in {path} is unreadable: {e}") from e
+    except MnistStudioError as e:  # e.g. runs/ is not a folder: the app still works
+        log.warning("presenter secret %s unreadable (%s): one for this process only", path, e)
+        return secrets.token_urlsafe(18)
     if text and len(text.strip()) >= 16:
         return text.strip()
     secret = secrets.token_urlsafe(18)

@@ -103,3 +103,11 @@ def test_an_unwritable_room_fails_with_a_message_and_changes_nothing(
         room.store.runs_dir.chmod(0o755)
     assert room.state.version == 0
     assert not list(room.store.runs_dir.glob(".tmp-*"))
+
+
+def test_a_runs_path_that_is_not_a_folder_still_gives_a_room(
+        models_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("MNIST_PRESENTER_SECRET", raising=False)
+    (models_dir / "runs").write_text("a file where the runs folder should be")
+    room = Room(ModelStore(models_dir))
+    assert room.state == RoomState() and not room.is_presenter("")

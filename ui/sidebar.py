@@ -38,6 +38,9 @@ def sidebar_ui(owner: str, presets: Presets) -> tuple[Session, bool]:
         st.caption("TensorFlow's MNIST quickstart, hands-on: train it, then draw digits for it.")
         session = Session(owner, *model_picker_ui(Session(owner), presets.model))
         st.divider()
+        # Whether this page follows the room, fixed for this run (its status line's timer
+        # compares it with the room's: a presenter's arrival reruns the page).
+        st.session_state[ROOM_WATCHED] = room().live or board_open()
         busy = not tensorflow_ready() or any(trainer().active_count())  # loading counts too
         (live_status_ui if busy else idle_status_ui)(session)
         presenter = workshop_ui(presets, session.choice)
@@ -48,11 +51,14 @@ def follow_room_ui() -> None:
     """At the end of the page (when the board is drawn and the push taken up): the timer
     that makes this page follow the room, once a presenter leads it or the board is open
     (else the status line's timer notices a presenter's arrival)."""
-    board_open = st.session_state.get(TAB_KEY) == tab_label("room")
-    st.session_state[ROOM_WATCHED] = room().live or board_open
-    if st.session_state[ROOM_WATCHED]:
+    if st.session_state.get(ROOM_WATCHED):
         with st.sidebar:
-            room_watch_ui(board_open)
+            room_watch_ui(board_open())
+
+
+def board_open() -> bool:
+    """Whether this page shows the Room tab."""
+    return st.session_state.get(TAB_KEY) == tab_label("room")
 
 
 @st.fragment(run_every=room_seconds())
@@ -176,7 +182,7 @@ def server_status_ui(session: Session) -> bool | None:
         st.session_state[WATCHED] = jobs[-1].job_id
     elif jobs and st.session_state.get(WATCHED) == jobs[-1].job_id:
         st.rerun(scope="app")  # adopt_finished_run takes it up
-    if room().live and st.session_state.get(ROOM_WATCHED) is False:  # set by a whole run
+    if room().live and not st.session_state.get(ROOM_WATCHED):
         st.rerun(scope="app")  # a presenter arrived: the page starts following the room
     running, queued = trainer().active_count()
     st.caption(f"Trainer: {running} training, {queued} waiting." if running or queued

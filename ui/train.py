@@ -83,15 +83,16 @@ def train_settings_ui(busy: bool, presets: Presets,
         width="stretch",
         help="Wait for your current run to end (or stop it) first." if busy else None,
     )
-    images, preset = st.columns([4, 1], gap="large", vertical_alignment="bottom")
-    settings["train_images"] = images.segmented_control(
-        "Training images", TRAIN_IMAGE_CHOICES, key="train_images", required=True,
-        format_func=lambda count: f"{count:,}",
-        help="Learn from only the first N of the 60,000 images. A few hundred can be "
-        "memorised: training accuracy climbs far above test accuracy (overfitting), and "
-        "dropout narrows that gap.", **KEPT)
-    preset.button("Overfit", key="overfit_preset", icon=":material/psychology_alt:",
-                  on_click=use_overfit_preset, width="stretch",
+    # The preset beside the images where there is room, under them where not.
+    with st.container(horizontal=True, vertical_alignment="bottom", key="train_images_row"):
+        settings["train_images"] = st.segmented_control(
+            "Training images", TRAIN_IMAGE_CHOICES, key="train_images", required=True,
+            format_func=lambda count: f"{count:,}",
+            help="Learn from only the first N of the 60,000 images. A few hundred can be "
+            "memorised: training accuracy climbs far above test accuracy (overfitting), and "
+            "dropout narrows that gap.", **KEPT)
+        st.button("Overfit", key="overfit_preset", icon=":material/psychology_alt:",
+                  on_click=use_overfit_preset,
                   help="Sets 500 images, no dropout, 20 epochs: the training set is "
                   "memorised. Then try dropout 0.5.")
     settings["room_drawings"] = room_drawings_option()  # shown once the room labelled some
