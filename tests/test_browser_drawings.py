@@ -83,5 +83,5 @@ def test_label_a_drawing_in_one_tap_then_delete_it(page, server: AppServer) -> N
 
     page.get_by_role("tab", name=re.compile("Evaluate")).click()
     gap = page.locator(".st-key-room_gap")
-    expect(gap).to_contain_text("The room's 1 drawings")
+    expect(gap).to_contain_text("The room's 1 drawing")
     expect(gap).to_contain_text("MNIST test accuracy")

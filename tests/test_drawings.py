@@ -200,3 +200,14 @@ def test_training_with_the_room_drawings_reads_them(small_mnist, tmp_path, monke
     room = train(TrainConfig(epochs=4, seed=1, room_drawings=True), data).model
     assert (predict_proba(plain, x).argmax(1) == shifted).sum() <= 1
     assert (predict_proba(room, x).argmax(1) == shifted).sum() >= 4
+
+
+def test_cli_train_with_room_drawings(store: DrawingStore, digits, tmp_path, monkeypatch,
+                                      capsys) -> None:
+    store.save(ALICE, digits[0][0], int(digits[1][0]))
+    monkeypatch.setenv("MNIST_DRAWINGS_DIR", str(store.root))
+    out = tmp_path / "room.keras"
+    assert main(["train", "--room-drawings", "--limit", "300", "--epochs", "1",
+                 "--out", str(out)]) == 0
+    saved = json.loads(out.with_suffix(".json").read_text())
+    assert saved["config"]["room_drawings"] is True

@@ -21,7 +21,7 @@ from ui.session import Session, load_model
 PREVIEW_SCALE = 6  # the 28x28 input is shown 6x enlarged (168 px), pixel for pixel
 LOW_CONFIDENCE = 0.6  # below this, the app says it is not sure
 TOO_SMALL = 0.15  # ink whose longest side is under this share of the canvas: a speck
-PENDING = "label_pending"  # session_state: (28x28 image, the model's guess) to label
+PENDING = "label_pending"  # session_state: this run's (28x28 image, guess), for label_ui
 MY_DRAWINGS_SHOWN = 24  # the latest of your labelled drawings shown, each with Delete
 ASSETS = Path(__file__).resolve().parent / "assets"
 canvas_shortcuts = st.components.v2.component(
@@ -182,16 +182,18 @@ def draw_row(session: Session, model_name: str | None = None
     return model, image
 
 
-def save_label(owner: str, label: int, pick_key: str | None = None) -> None:
-    """Keep the drawing on screen with its label (a button's callback), then clear the canvas."""
+def save_label(owner: str, label: int | None, image: np.ndarray | None, guess: int | None,
+               strokes: object, pick_key: str | None = None) -> None:
+    """Keep the drawing on screen with its label (a button's callback), then clear the canvas.
+
+    The drawing, guess and strokes are the ones the tapped button was shown with (bound
+    when it was drawn): a rerun cut short by the tap cannot change what gets saved."""
     if pick_key is not None:  # "It was a ..." pills: the tapped digit
         label = st.session_state.get(pick_key)
         if label is None:
             return
-    image, guess = st.session_state.get(PENDING, (None, None))
     try:
-        info = DrawingStore().save(owner, image, label, guess=guess,
-                                   strokes=st.session_state.get("last_drawing"))
+        info = DrawingStore().save(owner, image, label, guess=guess, strokes=strokes)
     except (DrawingError, DrawingSaveError) as e:
         st.session_state.label_note = ("error", f"Not saved: {e}")
         return
@@ -213,14 +215,15 @@ def label_ui(session: Session) -> None:
                     else ":material/check_circle:")
             return
         st.session_state.pop("label_note", None)
-        guess = pending[1]
+        image, guess = pending
+        drawing = (image, guess, st.session_state.get("last_drawing"))
         st.button(f"Right, it is a {guess}", key="label_right", icon=":material/check:",
-                  on_click=save_label, args=(session.owner, guess),
+                  on_click=save_label, args=(session.owner, guess, *drawing),
                   help="Saves your drawing with its label for the room (anonymously).")
         generation = st.session_state.get("canvas_generation", 0)
         pick_key = f"label_pick_{generation}"
         st.pills("No, it was a", [d for d in range(NUM_CLASSES) if d != guess], key=pick_key,
-                 on_change=save_label, args=(session.owner, None, pick_key))
+                 on_change=save_label, args=(session.owner, None, *drawing, pick_key))
 
 
 def delete_drawing(owner: str, drawing_id: str) -> None:

@@ -13,7 +13,7 @@ from mnist_core.constants import DRAWING_MODEL, IMAGE_SIZE, NUM_CLASSES, QUICKST
 from mnist_core.data import MnistData
 from mnist_core.drawings import DrawingStore
 from mnist_core.errors import MnistStudioError
-from mnist_core.naming import network_name
+from mnist_core.naming import network_name, plural
 from ui.charts import show_chart
 from ui.format import percent, plain, setting
 from ui.parts import SAMPLE_SCALE, digit_pixels, figures_row_ui
@@ -111,7 +111,7 @@ def room_drawings_ui(identity: str, model: Any, mnist_accuracy: float) -> None:
         st.markdown("#### The room's drawings", anchors=False)
         row = st.container(key="figures_room", horizontal=True, gap="medium")
         row.metric("MNIST test accuracy", percent(mnist_accuracy))
-        row.metric(f"The room's {len(labels):,} drawings", percent(room),
+        row.metric(f"The room's {plural(len(labels), 'drawing')}", percent(room),
                    delta=f"{(room - mnist_accuracy) * 100:+.1f} points",
                    help="Share of the digits labelled on the Draw tab that this model reads "
                    "right.")
