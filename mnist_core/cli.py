@@ -148,6 +148,11 @@ def _cmd_train(args: argparse.Namespace) -> None:
     data = load_mnist(args.data)
     print(f"Training {config.arch} for {config.epochs} epochs (dropout {config.dropout}, "
           f"batch {config.batch_size}) on {min(len(data.x_train), args.limit or 10**9)} images")
+    if config.room_drawings:
+        from mnist_core.drawings import TRAINING_REPEAT, DrawingStore
+
+        print(f"  + the room's {DrawingStore().count()} labelled drawings, "
+              f"each {TRAINING_REPEAT} times")
 
     def report(event: ProgressEvent) -> None:
         if event.kind == "epoch":

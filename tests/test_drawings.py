@@ -211,3 +211,4 @@ def test_cli_train_with_room_drawings(store: DrawingStore, digits, tmp_path, mon
                  "--out", str(out)]) == 0
     saved = json.loads(out.with_suffix(".json").read_text())
     assert saved["config"]["room_drawings"] is True
+    assert "the room's 1 labelled drawings, each 10 times" in capsys.readouterr().out
