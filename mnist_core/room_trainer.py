@@ -50,7 +50,7 @@ IDLE_POLL = 0.05  # s: how often a worker with only held runs looks at them agai
 def stackable(config: TrainConfig) -> bool:
     """Whether a run can train stacked: the quickstart MLP on plain MNIST images."""
     return (config.arch == "mlp" and not config.augment
-            and not getattr(config, "room_drawings", False))
+            and not config.room_drawings)
 
 
 @dataclass(frozen=True)
