@@ -114,9 +114,9 @@ class ThreadExecutor:
             serve(worker, self._commands, warm=False)  # compiling ahead: a worker's job
         except BaseException as e:  # the thread dies: its runs fail, the next run restarts it
             log.exception("the room's worker thread failed")
+            self._thread = None  # first: a run submitted once these have failed starts one
             for job_id in list(worker.runs):
                 self._on_event(Failed(job_id, f"the trainer failed: {type(e).__name__}: {e}"))
-            self._thread = None
 
 
 ROOT = Path(__file__).resolve().parent.parent  # so that `-m mnist_core.executors` imports

@@ -53,6 +53,27 @@ def stackable(config: TrainConfig) -> bool:
             and not config.room_drawings)
 
 
+# The last data converted to tensors in this process: once per worker (and per data
+# source), not once per run; one-run workers (train() of a CLI or server thread) share it.
+_converted: tuple[MnistData, dict[str, Any]] | None = None
+_converting = threading.Lock()
+
+
+def _tensors_of(data: MnistData) -> dict[str, Any]:
+    """x (N, 784) float32, y (N,) int32 and the test set's, as tensors."""
+    global _converted
+    with _converting:
+        if _converted is None or _converted[0].x_train is not data.x_train \
+                or _converted[0].x_test is not data.x_test:
+            _converted = (data, {
+                "x": as_tensor(data.x_train.reshape(len(data.x_train), PIXELS)),
+                "y": as_tensor(data.y_train.astype(np.int32)),
+                "x_test": as_tensor(data.x_test.reshape(len(data.x_test), PIXELS)),
+                "y_test": as_tensor(data.y_test.astype(np.int32)),
+            })
+        return _converted[1]
+
+
 @dataclass(frozen=True)
 class RunOutcome:
     """A finished (or stopped) run: its weights in Keras' order and its figures."""
@@ -245,13 +266,7 @@ class RoomWorker:
     def _load(self) -> MnistData:
         data = self.data_loader()
         if self._data is None or data.x_train is not self._data.x_train:
-            # Converted once per worker (and per data source), not once per run.
-            self._tensors = {
-                "x": as_tensor(data.x_train.reshape(len(data.x_train), PIXELS)),
-                "y": as_tensor(data.y_train.astype(np.int32)),
-                "x_test": as_tensor(data.x_test.reshape(len(data.x_test), PIXELS)),
-                "y_test": as_tensor(data.y_test.astype(np.int32)),
-            }
+            self._tensors = dict(_tensors_of(data))
             self._data = data
         return data
 

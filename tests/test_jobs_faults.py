@@ -21,6 +21,7 @@ from mnist_core import jobs as jobs_module
 from mnist_core.evaluate import predict_logits
 from mnist_core.executors import ThreadExecutor
 from mnist_core.jobs import JobManager, JobStatus
+from mnist_core.stacked import Stack
 from mnist_core.store import ModelStore
 from mnist_core.training import TrainConfig
 
@@ -83,13 +84,19 @@ def test_read_only_models_folder_never_wedges_the_trainer(read_only_models, smal
     assert manager.active_count() == (0, 0)
 
 
-def raise_in(place: str, exception: BaseException, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Make the worker raise `exception` while training or while saving."""
+def raise_in(place: str, exception: BaseException, monkeypatch: pytest.MonkeyPatch,
+             in_room: bool = False) -> None:
+    """Make the worker raise `exception` while training (fit's train, or the room's
+    stacked step) or while saving."""
 
     def boom(*args, **kwargs):
         raise exception
 
-    monkeypatch.setattr(jobs_module, "train" if place == "training" else "save_result", boom)
+    if place == "training" and in_room:
+        monkeypatch.setattr(Stack, "train", boom)
+    else:
+        monkeypatch.setattr(jobs_module, "train" if place == "training" else "save_result",
+                            boom)
 
 
 @pytest.mark.parametrize(
@@ -109,11 +116,9 @@ def raise_in(place: str, exception: BaseException, monkeypatch: pytest.MonkeyPat
 def test_any_exception_in_a_worker_ends_the_job_and_frees_the_slot(
     models_dir, small_mnist, monkeypatch, place, exception, status, message, in_room
 ):
-    if in_room and place == "training":
-        pytest.skip("the room's own faults: tests/test_executors.py")
     manager = JobManager(ModelStore(models_dir), max_jobs=1, data_loader=lambda: small_mnist,
                          room=ThreadExecutor(lambda: small_mnist) if in_room else None)
-    raise_in(place, exception, monkeypatch)
+    raise_in(place, exception, monkeypatch, in_room)
     first = manager.wait(manager.submit(QUICK), timeout=WAIT)
     assert first.status is status, first
     assert message in (first.error if status is JobStatus.FAILED else first.save_error)
