@@ -20,6 +20,8 @@ from ui.presets import (
     TAB_NAMES,
     Presets,
     current_settings,
+    follow_push,
+    keep_link_current,
     share_link,
     tab_label,
 )
@@ -76,8 +78,16 @@ def room_watch_ui(board_open: bool) -> None:
     the Room tab, so does a newly finished run. Cheap: a look at memory and one stat."""
     if st.session_state.get(FULL_RUN):
         return  # the whole page is running: it takes up the push, draws the board itself
-    if room().state.version != st.session_state.get(SEEN_PUSH, 0):
-        st.rerun(scope="app")
+    state = room().state
+    if state.version != st.session_state.get(SEEN_PUSH, 0):
+        # Only a page showing the settings (or sent to another tab) reruns whole: 40 pages
+        # rerunning at once kept the server busy for seconds (bench/load.py). The others
+        # take the settings into their (unbuilt) widgets' state and their address now.
+        open_tab = st.session_state.get(TAB_KEY)
+        if open_tab == tab_label("train") or (state.tab and tab_label(state.tab) != open_tab):
+            st.rerun(scope="app")
+        follow_push(state)
+        keep_link_current(st.session_state.presets)
     if board_open and board_fingerprint() != st.session_state.get(BOARD_DRAWN):
         st.rerun(scope="app")
     sync_hold()
