@@ -23,7 +23,7 @@ from ui.presets import (
 )
 from ui.resources import keep_keras_state_between_runs, tensorflow_warmup
 from ui.session import session_owner
-from ui.sidebar import follow_room_ui, sidebar_ui
+from ui.sidebar import sidebar_ui, whole_page_run
 
 PAGE_CSS = (Path(__file__).resolve().parent / "ui" / "assets" / "page.css").read_text()
 
@@ -75,9 +75,9 @@ def main() -> None:
     if evaluate_slot is not None:
         with evaluate_slot.container():
             evaluate.evaluate_tab(session)
-    keep_link_current(presets)  # the settings and tab as this run leaves them
-    follow_room_ui()  # last: it compares what this run drew with the room
+    keep_link_current(presets)  # last: the settings and tab as this run leaves them
 
 
 if __name__ == "__main__":
-    main()
+    with whole_page_run():  # the room's timer in the sidebar leaves the whole run alone
+        main()

@@ -40,8 +40,8 @@ def main() -> int:
                         help="sessions (the first ones) that watch the Room tab instead of "
                         "drawing, like the projector (4)")
     parser.add_argument("--push-after", type=float, default=20,
-                        help="seconds after all have opened when the presenter pushes "
-                        "dropout 0.5, 3 epochs to the room (20)")
+                        help="seconds after all have opened and the trainers have pressed "
+                        "Train when the presenter pushes dropout 0.5, 3 epochs (20)")
     parser.add_argument("--epochs", type=int, default=2, help="epochs of each run (2)")
     parser.add_argument("--duration", type=float, default=60,
                         help="seconds all sessions keep drawing once all are open (60)")

@@ -211,9 +211,13 @@ async def open_console(browser, url: str):
 
 async def push_from_console(page, clock: Clock, results: Results,
                             args: argparse.Namespace) -> None:
-    """--push-after s after everyone has opened: push PUSH to the room, leaving each page
-    on its tab."""
+    """--push-after s after everyone has opened and every trainer has pressed Train (a push
+    would move the sliders of one still setting them): push PUSH to the room, leaving each
+    page on its tab."""
     await clock.all_open.wait()
+    deadline = time.monotonic() + STEP_TIMEOUT / 1000
+    while any(not run.first_status for run in results.runs) and time.monotonic() < deadline:
+        await asyncio.sleep(0.5)
     await asyncio.sleep(args.push_after)
     for key, value in (("console_dropout", PUSH["dropout"]), ("console_epochs", PUSH["epochs"]),
                        ("console_tab", "Their own")):
@@ -346,7 +350,10 @@ async def session(index: int, browser, url: str, clock: Clock, results: Results,
     following = asyncio.create_task(follow_push(index, page, clock, results))
     await clock.all_open.wait()
     if board:
-        await watch_board(index, page, clock, results, args)
+        try:
+            await watch_board(index, page, clock, results, args)
+        except Exception as e:  # the page or its browser went away (out of time)
+            results.error(index, f"{type(e).__name__}: {str(e).splitlines()[0]}")
         await following
         return
     try:

@@ -98,3 +98,29 @@ def test_a_wrong_presenter_key_opens_nothing_and_leaves_the_address(browser, ser
         assert "presenter_key" not in page.evaluate("location.search")
     finally:
         context.close()
+
+
+def test_a_push_that_keeps_the_tab_reaches_a_drawing_page_without_moving_it(browser, server):
+    presenter_context, presenter = open_page(browser, f"{server.url}/?presenter_key={SECRET}")
+    participant_context, participant = open_page(browser, f"{server.url}/?tab=draw")
+    try:
+        for key, value in (("console_epochs", "3"), ("console_dropout", "0.5"),
+                           ("console_tab", "Their own")):
+            presenter.locator(f".st-key-{key}").get_by_role("radio", name=value,
+                                                            exact=True).click()
+            wait_idle(presenter)
+        presenter.locator(".st-key-presenter_push").get_by_role(
+            "button", name="Push to everyone").click()
+        wait_idle(presenter)
+        participant.wait_for_function(
+            "() => new URLSearchParams(location.search).get('epochs') === '3'",
+            timeout=FOLLOW_TIMEOUT)
+        assert "dropout=0.5" in participant.evaluate("location.search")
+        expect(participant.get_by_role("tab", name="Draw")).to_have_attribute(
+            "aria-selected", "true")  # still drawing
+        participant.get_by_role("tab", name="Train").click()
+        expect(slider(participant, "epochs")).to_have_value("3")
+        assert slider_value(participant, "dropout") == "0.5"
+    finally:
+        participant_context.close()
+        presenter_context.close()

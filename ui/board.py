@@ -84,7 +84,7 @@ def settings_text(entry: BoardEntry) -> str:
 
 def summary_ui(summary: Summary, owner: str) -> None:
     """Runs, people and the best run, as three big figures."""
-    columns = st.columns([1, 1, 2.4])
+    columns = st.columns([1, 1, 3])
     columns[0].metric("Runs", f"{summary.runs}")
     columns[1].metric("People", f"{summary.people}")
     if summary.best is not None:
@@ -208,7 +208,7 @@ def curve_ui(entry: BoardEntry | None, owner: str) -> None:
                 axis=alt.Axis(format=".0%", tickCount=4)),
         color=alt.Color("set:N", title=None, scale=alt.Scale(
             domain=["Training", "Test"], range=[TRAIN_COLOR, TEST_COLOR]),
-            legend=alt.Legend(orient="top-left", labelFontSize=16, fillColor="white")),
+            legend=alt.Legend(orient="top-left", labelFontSize=16)),
         tooltip=["set", "epoch", alt.Tooltip("accuracy:Q", format=".1%")],
     ).properties(height=320, padding=PADDING).configure_axis(**BIG))
     st.altair_chart(chart, key="room_curve", width="stretch")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import streamlit as st
 
@@ -18,6 +20,8 @@ from ui.presets import (
     TAB_NAMES,
     Presets,
     current_settings,
+    follow_push,
+    keep_link_current,
     share_link,
     tab_label,
 )
@@ -36,24 +40,31 @@ def sidebar_ui(owner: str, presets: Presets) -> tuple[Session, bool]:
     with st.sidebar:
         st.title("MNIST Studio")
         st.caption("TensorFlow's MNIST quickstart, hands-on: train it, then draw digits for it.")
+        # Whether this page follows the room, fixed for this run (its status line's timer
+        # compares it with the room's: a presenter's arrival reruns the page). Its timer sits
+        # here, always at the same place: a fragment's rerun writes where it was last.
+        st.session_state[ROOM_WATCHED] = room().live or board_open()
+        if st.session_state[ROOM_WATCHED]:
+            room_watch_ui(board_open())
         session = Session(owner, *model_picker_ui(Session(owner), presets.model))
         st.divider()
-        # Whether this page follows the room, fixed for this run (its status line's timer
-        # compares it with the room's: a presenter's arrival reruns the page).
-        st.session_state[ROOM_WATCHED] = room().live or board_open()
         busy = not tensorflow_ready() or any(trainer().active_count())  # loading counts too
         (live_status_ui if busy else idle_status_ui)(session)
         presenter = workshop_ui(presets, session.choice)
     return session, presenter
 
 
-def follow_room_ui() -> None:
-    """At the end of the page (when the board is drawn and the push taken up): the timer
-    that makes this page follow the room, once a presenter leads it or the board is open
-    (else the status line's timer notices a presenter's arrival)."""
-    if st.session_state.get(ROOM_WATCHED):
-        with st.sidebar:
-            room_watch_ui(board_open())
+FULL_RUN = "full_run"  # session_state: True while the whole page runs (not a fragment)
+
+
+@contextmanager
+def whole_page_run() -> Iterator[None]:
+    """Mark the page's whole run, so that the room's timer knows it is not alone."""
+    st.session_state[FULL_RUN] = True
+    try:
+        yield
+    finally:
+        st.session_state[FULL_RUN] = False
 
 
 def board_open() -> bool:
@@ -65,8 +76,18 @@ def board_open() -> bool:
 def room_watch_ui(board_open: bool) -> None:
     """Follow the room: the presenter's new push reruns the page (which takes it up); on
     the Room tab, so does a newly finished run. Cheap: a look at memory and one stat."""
-    if room().state.version != st.session_state.get(SEEN_PUSH, 0):
-        st.rerun(scope="app")
+    if st.session_state.get(FULL_RUN):
+        return  # the whole page is running: it takes up the push, draws the board itself
+    state = room().state
+    if state.version != st.session_state.get(SEEN_PUSH, 0):
+        # Only a page showing the settings (or sent to another tab) reruns whole: 40 pages
+        # rerunning at once kept the server busy for seconds (bench/load.py). The others
+        # take the settings into their (unbuilt) widgets' state and their address now.
+        open_tab = st.session_state.get(TAB_KEY)
+        if open_tab == tab_label("train") or (state.tab and tab_label(state.tab) != open_tab):
+            st.rerun(scope="app")
+        follow_push(state)
+        keep_link_current(st.session_state.presets)
     if board_open and board_fingerprint() != st.session_state.get(BOARD_DRAWN):
         st.rerun(scope="app")
     sync_hold()
