@@ -53,18 +53,32 @@ def connect(address: str | None) -> Any:
         raise BackendError("Ray is not installed: pip install -r requirements.txt") from e
     if ray.is_initialized():
         return ray
-    try:
-        ray.init(
-            address=address,
-            # The workers get this package (not the data, not the models) from the head.
-            runtime_env={"py_modules": [mnist_core], "env_vars": {"MNIST_TF_THREADS": "1"}},
-            include_dashboard=False,
-            log_to_driver=False,
-            configure_logging=False,
-        )
-    except Exception as e:  # Ray raises ConnectionError, RuntimeError, ValueError, ...
+    started: queue.Queue = queue.Queue()
+
+    def keep() -> None:
+        try:
+            ray.init(
+                address=address,
+                # The workers get this package (not the data, not the models) from the head.
+                runtime_env={"py_modules": [mnist_core], "env_vars": {"MNIST_TF_THREADS": "1"}},
+                include_dashboard=False,
+                log_to_driver=False,
+                configure_logging=False,
+            )
+        except BaseException as e:  # Ray raises ConnectionError, RuntimeError, ValueError, ...
+            started.put(e)
+            return
+        started.put(None)
+        threading.Event().wait()
+
+    # The Ray processes a driver starts die with the thread that started them (tasks hang
+    # once it ends), and Streamlit runs each page run in a thread of its own: so one thread
+    # that lives as long as the server starts them.
+    threading.Thread(target=keep, name="ray-keeper", daemon=True).start()
+    error = started.get()
+    if error is not None:
         raise BackendError(f"Ray could not start or join a cluster at "
-                           f"{address or 'this machine'}: {e}") from e
+                           f"{address or 'this machine'}: {error}") from error
     return ray
 
 

@@ -173,3 +173,21 @@ def test_ray_stays_out_of_a_local_server():
     result = subprocess.run([sys.executable, "-c", code], cwd=PROJECT_ROOT, env=env,
                             capture_output=True, text=True, timeout=120)
     assert result.stdout.split() == ["False", "ThreadExecutor"], result.stderr
+
+
+def test_a_ray_started_by_a_page_run_outlives_it():
+    """Streamlit runs each page run in a thread that then ends: the Ray it started (the
+    first page with MNIST_TRAINING_BACKEND=ray) must keep training afterwards."""
+    import subprocess
+    import sys
+
+    from tests.conftest import PROJECT_ROOT
+
+    code = ("import threading, ray\n"
+            "from mnist_core.ray_backend import connect\n"
+            "page_run = threading.Thread(target=connect, args=(None,))\n"
+            "page_run.start(); page_run.join()\n"
+            "print(ray.get(ray.remote(lambda: 'trained').remote(), timeout=60))\n")
+    result = subprocess.run([sys.executable, "-c", code], cwd=PROJECT_ROOT,
+                            capture_output=True, text=True, timeout=180)
+    assert result.stdout.split()[-1:] == ["trained"], result.stderr[-2000:]
