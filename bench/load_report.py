@@ -182,6 +182,13 @@ def room_report(results: Results, saved: list[dict], args: argparse.Namespace) -
     follows = [seconds for seconds in results.followed.values() if seconds is not None]
     print(f"presenter's push (dropout 0.5, 3 epochs): {len(follows)} of {results.opened} pages "
           f"followed; {summarize_seconds(follows)} after the click")
+    normal, low = [], []
+    for index, seconds in results.followed.items():
+        if seconds is not None:
+            (normal if index in args.probe_sessions or index < args.board else low).append(
+                seconds)
+    print(f"  in the pages with a normal-priority browser (probes, board): "
+          f"{summarize_seconds(normal)}; in the low-priority ones: {summarize_seconds(low)}")
     if results.pushed_at == 0.0:
         print("  the presenter never pushed")
         failed.append("no push")
