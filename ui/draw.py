@@ -182,12 +182,16 @@ def draw_row(session: Session, model_name: str | None = None
     return model, image
 
 
-def save_label(owner: str, label: int | None, image: np.ndarray | None, guess: int | None,
-               strokes: object, pick_key: str | None = None) -> None:
+def save_label(owner: str, generation: int, label: int | None, image: np.ndarray | None,
+               guess: int | None, strokes: object, pick_key: str | None = None) -> None:
     """Keep the drawing on screen with its label (a button's callback), then clear the canvas.
 
     The drawing, guess and strokes are the ones the tapped button was shown with (bound
-    when it was drawn): a rerun cut short by the tap cannot change what gets saved."""
+    when it was drawn): a rerun cut short by the tap cannot change what gets saved. Each
+    drawing (canvas generation) is saved once: under load the browser may send the tapped
+    pills' value again before the cleared canvas arrives, which fires the callback again."""
+    if st.session_state.get("labelled_generation") == generation:
+        return
     if pick_key is not None:  # "It was a ..." pills: the tapped digit
         label = st.session_state.get(pick_key)
         if label is None:
@@ -197,6 +201,7 @@ def save_label(owner: str, label: int | None, image: np.ndarray | None, guess: i
     except (DrawingError, DrawingSaveError) as e:
         st.session_state.label_note = ("error", f"Not saved: {e}")
         return
+    st.session_state.labelled_generation = generation
     st.session_state.label_note = ("saved", f"Saved as a {info.label}, thank you: the room's "
                                    "drawings help show how models read real handwriting.")
     clear_canvas()
@@ -217,13 +222,14 @@ def label_ui(session: Session) -> None:
         st.session_state.pop("label_note", None)
         image, guess = pending
         drawing = (image, guess, st.session_state.get("last_drawing"))
-        st.button(f"Right, it is a {guess}", key="label_right", icon=":material/check:",
-                  on_click=save_label, args=(session.owner, guess, *drawing),
-                  help="Saves your drawing with its label for the room (anonymously).")
         generation = st.session_state.get("canvas_generation", 0)
+        st.button(f"Right, it is a {guess}", key="label_right", icon=":material/check:",
+                  on_click=save_label, args=(session.owner, generation, guess, *drawing),
+                  help="Saves your drawing with its label for the room (anonymously).")
         pick_key = f"label_pick_{generation}"
         st.pills("No, it was a", [d for d in range(NUM_CLASSES) if d != guess], key=pick_key,
-                 on_change=save_label, args=(session.owner, None, *drawing, pick_key))
+                 on_change=save_label,
+                 args=(session.owner, generation, None, *drawing, pick_key))
 
 
 def delete_drawing(owner: str, drawing_id: str) -> None:
