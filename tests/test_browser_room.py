@@ -62,6 +62,10 @@ def test_presenter_pushes_a_preset_and_the_participants_sliders_follow(browser, 
         assert SECRET not in presenter.content()  # and from the page
 
         presenter.locator(".st-key-console_preset_0").get_by_role("button").click()  # Overfit
+        # The form shows the preset before Push is pressed (under load the page took its
+        # rerun late, and a push sent the form's earlier values: 5 epochs).
+        expect(presenter.locator(".st-key-console_epochs").get_by_role(
+            "radio", name="20", exact=True)).to_be_checked()
         wait_idle(presenter)
         presenter.locator(".st-key-presenter_push").get_by_role(
             "button", name="Push to everyone").click()
