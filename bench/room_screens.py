@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bench.appserver import copy_shipped_models, running_app, wait_idle
-from bench.screens import SIZES, UI_TIMEOUT, full_shot, layout_problems, open_tab
+from bench.screens import SIZES, UI_TIMEOUT, open_tab, shoot
 from mnist_core.config import TrainConfig
 from mnist_core.store import ModelMetadata
 
@@ -80,18 +80,14 @@ def room_screens(url: str, out: Path, sizes: list[str]) -> None:
             try:
                 open_tab(page, "Room")
                 page.screenshot(path=str(out / f"{size}-room-screen.png"))
-                full_shot(page, out / f"{size}-room.png")
-                for problem in layout_problems(page):
-                    print(f"{size} Room: {problem}")
+                shoot(page, out / f"{size}-room.png", f"{size} Room")
             finally:
                 context.close()
             context, page = new_page(browser, f"{url}/?presenter_key={SECRET}", size)
             try:
                 page.locator(".st-key-presenter_push").wait_for()
                 wait_idle(page)
-                full_shot(page, out / f"{size}-console.png")
-                for problem in layout_problems(page):
-                    print(f"{size} Console: {problem}")
+                shoot(page, out / f"{size}-console.png", f"{size} Console")
             finally:
                 context.close()
             print(f"{size}: done", flush=True)

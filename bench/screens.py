@@ -158,6 +158,13 @@ def layout_problems(page: Any) -> list[str]:
     return page.evaluate(LAYOUT_JS)
 
 
+def shoot(page: Any, path: Path, label: str) -> None:
+    """A full shot of the page to `path`, then each layout problem printed after `label`."""
+    full_shot(page, path)
+    for problem in layout_problems(page):
+        print(f"{label}: {problem}")
+
+
 def screens(url: str, out: Path, sizes: list[str], dark: bool, train: bool) -> None:
     """Screenshots of each tab at each size; prints what LAYOUT_JS finds."""
     from bench.appserver import chromium_browser
@@ -176,14 +183,10 @@ def screens(url: str, out: Path, sizes: list[str], dark: bool, train: bool) -> N
                             page.locator(".st-key-canvas").scroll_into_view_if_needed()
                         if tab == "Train" and train:
                             train_and_pause(page)
-                            full_shot(page, out / f"{tag}-train-live.png")
-                            for problem in layout_problems(page):
-                                print(f"{tag} Train (live): {problem}")
+                            shoot(page, out / f"{tag}-train-live.png", f"{tag} Train (live)")
                             stop_run(page)
                         page.screenshot(path=str(out / f"{tag}-{tab.lower()}-screen.png"))
-                        full_shot(page, out / f"{tag}-{tab.lower()}.png")
-                        for problem in layout_problems(page):
-                            print(f"{tag} {tab}: {problem}")
+                        shoot(page, out / f"{tag}-{tab.lower()}.png", f"{tag} {tab}")
                 finally:
                     context.close()
                 print(f"{tag}: done", flush=True)
