@@ -245,10 +245,19 @@ class RoomWorker:
         return worked
 
     def warm_up(self) -> bool:
-        """Compile one more group size for the default settings, while idle (a burst of
-        runs then joins groups without waiting for XLA); False when none is left."""
-        if self._data is None or not self._warm:
+        """While idle, get ready for a burst of runs a step at a time: load the data, then
+        compile one more group size for the default settings (runs then join groups without
+        waiting for XLA); False when nothing is left (or the data cannot be loaded: the
+        first run says why)."""
+        if not self._warm:
             return False
+        if self._data is None:
+            try:
+                self._load()
+            except Exception:  # a run's add reports it; warming stops here
+                self._warm = []
+                return False
+            return True
         size = self._warm.pop(0)
         blank = ModelState(init_weights(0, DEFAULTS.hidden_units))
         stack = Stack([Member(blank, 0.0, 0.0, 0)] * size, DEFAULTS.hidden_units)
