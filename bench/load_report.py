@@ -49,7 +49,8 @@ def server_times(trace: Path) -> list[tuple[float, float]]:
     """(wall-clock time, ms) per prediction, as the server timed it (traced_streamlit)."""
     if not trace.exists():
         return []
-    return [(entry["t"], entry["ms"]) for entry in map(json.loads, trace.read_text().splitlines())]
+    entries = map(json.loads, trace.read_text().splitlines())
+    return [(entry["t"], entry["ms"]) for entry in entries if "ms" in entry]
 
 
 def check_runs(models: Path) -> list[dict]:

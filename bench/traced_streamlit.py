@@ -2,7 +2,8 @@
 
 # python -m bench.traced_streamlit TRACE_FILE run streamlit_app.py [streamlit options]
 # TRACE_FILE: a JSON line per prediction, a page's rerun request -> the message carrying the
-# digit. It hooks two private Runtime methods (Streamlit 1.67): if gone, it runs untraced.
+# digit, and one per run result sent ({"t", "result": session id}). It hooks two private
+# Runtime methods (Streamlit 1.67): if gone, it runs untraced.
 # TRACE_FILE.stalls: what the busy threads were doing whenever the GIL or CPU was not to be had.
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import threading
 import time
 
 PREDICTION_MARK = "font-size:9rem"  # only the predicted digit's markdown has it
+RESULT_MARK = "**Finished:**"  # only a finished run's result alert (ui/train.py) has it
 
 
 def install(trace_path: str) -> bool:
@@ -35,7 +37,12 @@ def install(trace_path: str) -> bool:
     def traced_send_message(self, session_info, msg, *args, **kwargs):
         try:
             element = msg.delta.new_element if msg.WhichOneof("type") == "delta" else None
-            if element is not None and PREDICTION_MARK in element.markdown.body:
+            if element is not None and RESULT_MARK in element.alert.body:
+                # A run's result leaving the server (room_browser.py: server-side figures).
+                with lock:
+                    out.write(json.dumps({"t": time.time(), "result": session_info.session.id})
+                              + "\n")
+            elif element is not None and PREDICTION_MARK in element.markdown.body:
                 started = pending.pop(session_info.session.id, None)
                 if started is not None:
                     ms = (time.perf_counter() - started) * 1000

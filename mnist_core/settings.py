@@ -145,7 +145,7 @@ def runs_per_participant() -> int:
 
 
 def runs_folder_mb() -> int:
-    """$MNIST_RUNS_FOLDER_MB: the runs folder's size limit in MB (default 2000: ~4,500 quickstart runs)."""
+    """$MNIST_RUNS_FOLDER_MB: the runs folder's size limit in MB (2000: ~4,500 runs)."""
     configured = _int_from_env(RUNS_FOLDER_MB_ENV_VAR, 1)
     return 2000 if configured is None else configured
 

@@ -153,12 +153,20 @@ def run_panel_body(session: Session) -> None:
         st.info("No run yet. Choose epochs and dropout, then press **Train**.")
         return
     job = jobs[-1]
+    just_ended = job.status.done and st.session_state.get("polling_job") == job.job_id
     if not job.status.done:
         st.session_state.polling_job = job.job_id
-    elif st.session_state.get("polling_job") == job.job_id:
-        # The run just ended: one full rerun so the sidebar lists the new model.
+    elif just_ended:
         del st.session_state["polling_job"]
+    run_view_ui(job)
+    if just_ended:
+        # The result is on screen already; one full rerun then lists the new model in the
+        # sidebar (a room's runs end together: their results should not wait for it).
         st.rerun()
+
+
+def run_view_ui(job: JobSnapshot) -> None:
+    """A run as it stands: queued, its live progress, or its result; its charts."""
     from mnist_core.jobs import JobStatus  # TensorFlow is loaded: a job exists
 
     if job.status is JobStatus.QUEUED:
