@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from mnist_core.config import DEFAULTS
+
 APP = Path(__file__).resolve().parent.parent / "streamlit_app.py"
 RUN_TIMEOUT = 120  # seconds for one script run; the first one waits for TensorFlow
 WAIT = 120  # seconds for a training run on 2,000 images to finish
@@ -594,6 +596,30 @@ def test_the_presenter_pushes_and_every_page_follows_once(room_env: Path) -> Non
     assert participant.slider(key="dropout").value == pytest.approx(0.3)  # the change stays
     late = new_app()  # a page opened after the push starts from it
     assert late.slider(key="epochs").value == 3 and open_tab_name(late) == "Train"
+
+
+def test_a_request_sent_before_the_page_drew_the_push_does_not_undo_it(room_env: Path) -> None:
+    """A slowed browser on the Train tab clicks as the push lands: its request still holds
+    the sliders it showed (epochs 5). The push is put back; the participant's own move of a
+    slider, even back to where it was, then stays."""
+    participant = new_app("train")
+    presenter = presenter_app()
+    presenter.get_by_key("console_epochs").set_value(3)
+    presenter.get_by_key("console_dropout").set_value(0.5)
+    presenter.button(key="presenter_push").click().run()
+    participant.run()  # the room timer takes the push up
+    assert participant.slider(key="epochs").value == 3
+
+    participant.slider(key="epochs").set_value(DEFAULTS.epochs)  # what the stale page held
+    participant.slider(key="dropout").set_value(DEFAULTS.dropout).run()
+    assert participant.slider(key="epochs").value == 3
+    assert participant.slider(key="dropout").value == pytest.approx(0.5)
+    assert participant.query_params["epochs"] == "3"
+
+    participant.slider(key="epochs").set_value(DEFAULTS.epochs).run()  # meant, this time
+    assert participant.slider(key="epochs").value == DEFAULTS.epochs
+    participant.slider(key="dropout").set_value(0.3).run()  # never the earlier value: kept
+    assert participant.slider(key="dropout").value == pytest.approx(0.3)
 
 
 @pytest.mark.parametrize("params", [

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import re
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -31,6 +32,11 @@ TAB_KEY = "tab"  # session_state[TAB_KEY]: the open tab's label
 # The Train tab's settings, kept in the URL too.
 SETTING_KEYS = ("epochs", "dropout", "batch_size", "learning_rate", "train_images")
 SEEN_PUSH = "seen_push"  # session_state: the version of the presenter's last push applied
+PUSH_GUARD = "push_guard"  # session_state: (until, {key: (before, pushed)}) of the last push
+# A page's request sent before it had drawn a push carries its earlier slider values and
+# undoes the push (a slowed browser that clicked a tab, bench/load.py's 1 page in 40). For
+# this long a value put back to exactly what it was before the push is pushed again, once.
+PUSH_GUARD_SECONDS = 10.0
 TRUE_WORDS, FALSE_WORDS = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
 
 
@@ -146,6 +152,7 @@ def session_presets(room: RoomState | None = None) -> tuple[Presets, bool]:
             st.session_state[SEEN_PUSH] = room.version  # the link's settings win over a push
     if room is not None:
         follow_push(room)
+        restore_push()
     return st.session_state.presets, first_run
 
 
@@ -155,10 +162,39 @@ def follow_push(room: RoomState) -> bool:
     if room.version == st.session_state.get(SEEN_PUSH, 0):
         return False
     st.session_state[SEEN_PUSH] = room.version
-    for key, value in room.settings.items():
-        st.session_state[key] = value
+    pushed = dict(room.settings)
     if room.tab:
-        st.session_state[TAB_KEY] = tab_label(room.tab)
+        pushed[TAB_KEY] = tab_label(room.tab)
+    changed = {key: (st.session_state.get(key), value) for key, value in pushed.items()
+               if st.session_state.get(key) != value}
+    st.session_state.update(pushed)
+    st.session_state[PUSH_GUARD] = (time.monotonic() + PUSH_GUARD_SECONDS, changed)
+    return True
+
+
+def undone_push() -> dict[str, Any]:
+    """The pushed values a stale request of this page has put back to their earlier ones
+    (within PUSH_GUARD_SECONDS of the push, each once)."""
+    guard = st.session_state.get(PUSH_GUARD)
+    if guard is None:
+        return {}
+    until, changed = guard
+    if time.monotonic() > until:
+        del st.session_state[PUSH_GUARD]
+        return {}
+    return {key: pushed for key, (before, pushed) in changed.items()
+            if st.session_state.get(key) == before}
+
+
+def restore_push() -> bool:
+    """Push again what a stale request undid (before the widgets are built); True if any."""
+    undone = undone_push()
+    if not undone:
+        return False
+    until, changed = st.session_state[PUSH_GUARD]
+    st.session_state[PUSH_GUARD] = (until, {key: change for key, change in changed.items()
+                                            if key not in undone})
+    st.session_state.update(undone)
     return True
 
 

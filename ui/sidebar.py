@@ -22,8 +22,10 @@ from ui.presets import (
     current_settings,
     follow_push,
     keep_link_current,
+    restore_push,
     share_link,
     tab_label,
+    undone_push,
 )
 from ui.resources import model_store, tensorflow_ready, trainer
 from ui.session import WATCHED, ModelChoice, Session, default_model, model_options
@@ -79,7 +81,7 @@ def room_watch_ui(board_open: bool) -> None:
     if st.session_state.get(FULL_RUN):
         return  # the whole page is running: it takes up the push, draws the board itself
     state = room().state
-    if state.version != st.session_state.get(SEEN_PUSH, 0):
+    if state.version != st.session_state.get(SEEN_PUSH, 0) or undone_push():
         # Only a page showing the settings (or sent to another tab) reruns whole: 40 pages
         # rerunning at once kept the server busy for seconds (bench/load.py). The others
         # take the settings into their (unbuilt) widgets' state and their address now.
@@ -87,6 +89,7 @@ def room_watch_ui(board_open: bool) -> None:
         if open_tab == tab_label("train") or (state.tab and tab_label(state.tab) != open_tab):
             st.rerun(scope="app")
         follow_push(state)
+        restore_push()
         keep_link_current(st.session_state.presets)
     if board_open and board_fingerprint() != st.session_state.get(BOARD_DRAWN):
         st.rerun(scope="app")
