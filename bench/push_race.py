@@ -1,6 +1,6 @@
 """A push lands while a slowed participant page on the Train tab clicks another tab.
 
-    .venv/bin/python -m bench.push_race            # 16 tries, about a minute
+    .venv/bin/python -m bench.push_race            # 16 tries, about 2 minutes
     .venv/bin/python -m bench.push_race --tries 32
 
 The participant's page runs at 1/30 of the CPU (Chromium's throttling, as a starved page in

@@ -622,6 +622,23 @@ def test_a_request_sent_before_the_page_drew_the_push_does_not_undo_it(room_env:
     assert participant.slider(key="dropout").value == pytest.approx(0.3)
 
 
+def test_push_pressed_before_the_console_drew_a_preset_sends_the_preset(room_env: Path) -> None:
+    """Under load the Push click left while the form still showed its earlier values: the
+    request carried those (5 epochs) and the push sent them, not the preset's 20."""
+    presenter = presenter_app()
+    presenter.get_by_key("console_preset_0").click().run()  # Overfit: 500, 0, 20 epochs
+    assert presenter.get_by_key("console_epochs").value == 20
+    presenter.get_by_key("console_epochs").set_value(DEFAULTS.epochs)  # what the page held
+    presenter.get_by_key("console_dropout").set_value(DEFAULTS.dropout)
+    presenter.get_by_key("console_images").set_value(60_000)
+    presenter.button(key="presenter_push").click().run()
+    assert room_file(room_env)["settings"] == {"epochs": 20, "dropout": 0.0, "train_images": 500}
+
+    presenter.get_by_key("console_epochs").set_value(3)  # then a change of the presenter's
+    presenter.button(key="presenter_push").click().run()
+    assert room_file(room_env)["settings"]["epochs"] == 3
+
+
 @pytest.mark.parametrize("params", [
     {"presenter_key": "wrong-secret-of-the-same-length"},
     {"presenter_key": ""},

@@ -17,7 +17,7 @@ from mnist_core.errors import MnistStudioError
 from mnist_core.room import PRESENTER_PARAM, ROOM_TABS, Room, RoomState
 from mnist_core.store import ModelStore
 from ui.format import format_seconds, plain
-from ui.presets import SEEN_PUSH, TAB_KEY, tab_label
+from ui.presets import SEEN_PUSH, TAB_KEY, remember_changes, restore_changes, tab_label
 from ui.resources import model_store, tensorflow_ready, trainer
 from ui.share import participant_base
 
@@ -28,6 +28,7 @@ PUSH_EPOCHS = (1, 2, 3, 5, 10, 20)
 PUSH_DROPOUTS = (0.0, 0.1, 0.2, 0.3, 0.5)
 QUEUE_SECONDS = 2  # the queue view refreshes on the presenter's page only
 KEEP_TAB = "Their own"  # a push that leaves every page on its tab
+PRESET_GUARD = "console_preset_guard"  # session_state: the preset last put into the form
 CONSOLE_PRESETS = {  # label: (epochs, dropout, training images)
     "Overfit: 500 images, no dropout, 20 epochs": (
         OVERFIT_PRESET["epochs"], OVERFIT_PRESET["dropout"], OVERFIT_PRESET["train_images"]),
@@ -116,14 +117,18 @@ def console_tab() -> None:
 
 def use_preset(label: str) -> None:
     """Fill the push form with one of the console's presets."""
-    epochs, dropout, images = CONSOLE_PRESETS[label]
-    st.session_state.console_epochs = epochs
-    st.session_state.console_dropout = dropout
-    st.session_state.console_images = images
+    preset = dict(zip(("console_epochs", "console_dropout", "console_images"),
+                      CONSOLE_PRESETS[label], strict=True))
+    remember_changes(PRESET_GUARD, {key: (st.session_state.get(key), value)
+                                    for key, value in preset.items()
+                                    if st.session_state.get(key) != value})
+    st.session_state.update(preset)
 
 
 def push_form() -> None:
-    """Push what the form holds at the click."""
+    """Push what the form holds at the click (a Push pressed before the form showed a
+    preset sends the preset, not the form's earlier values)."""
+    restore_changes(PRESET_GUARD)
     settings = {key: st.session_state.get(f"console_{name}") for key, name in (
         ("epochs", "epochs"), ("dropout", "dropout"), ("train_images", "images"))}
     tab = st.session_state.get("console_tab")

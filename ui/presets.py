@@ -34,8 +34,9 @@ SETTING_KEYS = ("epochs", "dropout", "batch_size", "learning_rate", "train_image
 SEEN_PUSH = "seen_push"  # session_state: the version of the presenter's last push applied
 PUSH_GUARD = "push_guard"  # session_state: (until, {key: (before, pushed)}) of the last push
 # A page's request sent before it had drawn a push carries its earlier slider values and
-# undoes the push (a slowed browser that clicked a tab, bench/load.py's 1 page in 40). For
-# this long a value put back to exactly what it was before the push is pushed again, once.
+# undoes the push (a slowed browser that clicked a tab, bench/load.py's 1 page in 40;
+# bench/push_race.py). For this long a value put back to exactly what it was before the
+# push is pushed again, once. The console's presets are kept the same way.
 PUSH_GUARD_SECONDS = 10.0
 TRUE_WORDS, FALSE_WORDS = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
 
@@ -168,34 +169,50 @@ def follow_push(room: RoomState) -> bool:
     changed = {key: (st.session_state.get(key), value) for key, value in pushed.items()
                if st.session_state.get(key) != value}
     st.session_state.update(pushed)
-    st.session_state[PUSH_GUARD] = (time.monotonic() + PUSH_GUARD_SECONDS, changed)
+    remember_changes(PUSH_GUARD, changed)
+    return True
+
+
+def remember_changes(guard: str, changed: dict[str, tuple[Any, Any]]) -> None:
+    """Note values the server set ({key: (before, now)}), so that a request the page sent
+    before it drew them cannot undo them (see PUSH_GUARD_SECONDS)."""
+    st.session_state[guard] = (time.monotonic() + PUSH_GUARD_SECONDS, changed)
+
+
+def undone_changes(guard: str) -> dict[str, Any]:
+    """The values noted under `guard` that a stale request has put back to their earlier
+    ones (within PUSH_GUARD_SECONDS, each once): {key: the value set}."""
+    noted = st.session_state.get(guard)
+    if noted is None:
+        return {}
+    until, changed = noted
+    if time.monotonic() > until:
+        del st.session_state[guard]
+        return {}
+    return {key: now for key, (before, now) in changed.items()
+            if st.session_state.get(key) == before}
+
+
+def restore_changes(guard: str) -> bool:
+    """Set again what a stale request undid (before the widgets are built); True if any."""
+    undone = undone_changes(guard)
+    if not undone:
+        return False
+    until, changed = st.session_state[guard]
+    st.session_state[guard] = (until, {key: change for key, change in changed.items()
+                                       if key not in undone})
+    st.session_state.update(undone)
     return True
 
 
 def undone_push() -> dict[str, Any]:
-    """The pushed values a stale request of this page has put back to their earlier ones
-    (within PUSH_GUARD_SECONDS of the push, each once)."""
-    guard = st.session_state.get(PUSH_GUARD)
-    if guard is None:
-        return {}
-    until, changed = guard
-    if time.monotonic() > until:
-        del st.session_state[PUSH_GUARD]
-        return {}
-    return {key: pushed for key, (before, pushed) in changed.items()
-            if st.session_state.get(key) == before}
+    """The presenter's pushed values a stale request of this page undid."""
+    return undone_changes(PUSH_GUARD)
 
 
 def restore_push() -> bool:
-    """Push again what a stale request undid (before the widgets are built); True if any."""
-    undone = undone_push()
-    if not undone:
-        return False
-    until, changed = st.session_state[PUSH_GUARD]
-    st.session_state[PUSH_GUARD] = (until, {key: change for key, change in changed.items()
-                                            if key not in undone})
-    st.session_state.update(undone)
-    return True
+    """Push again what a stale request of this page undid; True if any."""
+    return restore_changes(PUSH_GUARD)
 
 
 def preset_warnings_ui(presets: Presets) -> None:
