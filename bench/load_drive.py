@@ -215,9 +215,14 @@ async def push_from_console(page, clock: Clock, results: Results,
     would move the sliders of one still setting them): push PUSH to the room, leaving each
     page on its tab."""
     await clock.all_open.wait()
-    deadline = time.monotonic() + STEP_TIMEOUT / 1000
+    # 36 trainers setting sliders key by key in niced browsers took over a minute: a push
+    # that came first moved the sliders of those still setting them.
+    deadline = time.monotonic() + 4 * STEP_TIMEOUT / 1000
     while any(not run.first_status for run in results.runs) and time.monotonic() < deadline:
         await asyncio.sleep(0.5)
+    pressed = sum(bool(run.first_status) for run in results.runs)
+    print(f"{pressed} of {len(results.runs)} trainers had pressed Train "
+          f"{time.time() - clock.all_open_at:.0f} s after all opened", flush=True)
     await asyncio.sleep(args.push_after)
     for key, value in (("console_dropout", PUSH["dropout"]), ("console_epochs", PUSH["epochs"]),
                        ("console_tab", "Their own")):
@@ -359,7 +364,11 @@ async def session(index: int, browser, url: str, clock: Clock, results: Results,
     try:
         if run is not None:  # "now press Train": the trainers within 2 s, so runs queue
             await asyncio.sleep(rng.uniform(0, 2))
-            await start_training(page, run, args.epochs)
+            try:
+                await start_training(page, run, args.epochs)
+            except Exception:
+                await keep_evidence(page, index, results)
+                raise
         else:  # the others start drawing over one digit's pause: not all at the same moment
             await asyncio.sleep(rng.uniform(0, args.digit_pause[1]))
         await draw_until(index, page, clock, results, args, rng)
