@@ -35,7 +35,8 @@ def main() -> int:
     parser.add_argument("--sessions", type=int, default=40, help="browser sessions (40)")
     parser.add_argument("--trainers", type=int, default=6,
                         help="sessions that also start a training run, each with other "
-                        "settings (dropout 0 / 0.2 / 0.5, 1,000 or 10,000 images) (6)")
+                        "settings (dropout 0 / 0.2 / 0.5, 1,000 or 10,000 images), at most "
+                        "the sessions not on the board: --trainers 40 gives 36 (6)")
     parser.add_argument("--board", type=int, default=4,
                         help="sessions (the first ones) that watch the Room tab instead of "
                         "drawing, like the projector (4)")

@@ -431,9 +431,9 @@ async def drive(server: AppServer, args: argparse.Namespace, results: Results,
         # seconds to reach the Train button, and the runs would never meet in the queue.
         trainers = [index for index in sorted(args.probe_sessions)
                     if index >= args.board][: args.trainers]
-        if len(trainers) < args.trainers:  # too few probes: spread over all sessions
-            step = max(1, args.sessions // max(1, args.trainers))
-            trainers = sorted(range(0, args.sessions, step))[: args.trainers]
+        if len(trainers) < args.trainers:  # too few probes: spread over the participants
+            pool = list(range(args.board, args.sessions))  # the board pages never train
+            trainers = pool[::max(1, len(pool) // max(1, args.trainers))][: args.trainers]
         tasks = []
         for index in range(args.sessions):
             run = None
