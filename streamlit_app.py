@@ -65,7 +65,7 @@ def main() -> None:
         with tabs[5]:
             presenter.console_tab()
     with draw_tab:
-        draw.draw_tab(session)
+        draw.draw_tab(session, draw_tab.open)
     tensorflow_warmup().start()  # normally the Draw tab has started it, after its canvas
     # Learn's steps and Evaluate need TensorFlow and the data: drawn after the canvas, so the
     # page is usable while they load.

@@ -9,7 +9,7 @@ import keras
 import pytest
 
 from tests.conftest import PROJECT_ROOT
-from tests.test_app import block_text, new_app
+from tests.test_app import block_text, new_app, open_tab
 
 
 @pytest.fixture
@@ -49,6 +49,18 @@ def test_bad_model_file_is_listed_with_a_message(app_models, make, message):
     at.selectbox(key="model").set_value("quickstart").run()
     assert not at.exception and not at.error
     assert "Draw a digit" in block_text(at.get_by_key("prediction"))
+
+
+def test_the_draw_tab_loads_its_model_only_once_it_is_open(app_models):
+    """A page on another tab does not load the chosen model (a push reran 36 Train tabs at
+    once, each loading its new run); opening Draw loads it, and says what is wrong."""
+    (app_models / "suspect.keras").write_bytes(b"this is not a keras file")
+    (app_models / "suspect.json").write_text((app_models / "quickstart.json").read_text())
+    at = new_app("train")
+    at.selectbox(key="model").set_value("suspect").run()
+    assert not at.exception and not any("Can't use model" in box.value for box in at.error)
+    open_tab(at, "Draw")
+    assert any("Can't use model **suspect**" in box.value for box in at.error)
 
 
 def test_text_from_model_files_is_shown_plain(app_models):

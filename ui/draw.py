@@ -120,10 +120,10 @@ def model_view_ui(image: np.ndarray) -> None:
 
 
 @st.fragment
-def draw_area(session: Session, model_name: str | None = None) -> None:
+def draw_area(session: Session, model_name: str | None = None, is_open: bool = True) -> None:
     """Canvas, prediction, probabilities and the model's view (reruns alone on each stroke),
     then, when asked for, the inside of the network for this drawing."""
-    shown = draw_row(session, model_name)
+    shown = draw_row(session, model_name, is_open)
     label_ui(session)
     look = st.toggle("Look inside the network", key="inside_open",
                      help="Which hidden units your drawing lights up, what they look for, "
@@ -138,7 +138,7 @@ def draw_area(session: Session, model_name: str | None = None) -> None:
         my_drawings_ui(session)
 
 
-def draw_row(session: Session, model_name: str | None = None
+def draw_row(session: Session, model_name: str | None = None, is_open: bool = True
              ) -> tuple[object, np.ndarray] | None:
     """Canvas, answer, model view and probabilities; the model and 28x28 image, if any.
 
@@ -161,7 +161,8 @@ def draw_row(session: Session, model_name: str | None = None
         with answer:
             prediction_ui(None, too_small)  # no need to wait for TensorFlow
             guessing_ui(model_name, guessing=False)
-        load_model(session)  # ready before the first stroke; shows problems
+        if is_open:  # ready before the first stroke; shows problems. Only here: a push
+            load_model(session)  # reran 36 Train tabs at once, each loading its new run
         return None
     model = load_model(session)
     if model is None:
@@ -278,11 +279,12 @@ def room_drawings_option() -> bool:
         "seen 10 times per epoch; the Evaluate tab shows how models read them.")
 
 
-def draw_tab(session: Session) -> None:
-    """The Draw tab: draw a digit and see what the chosen model thinks it is."""
+def draw_tab(session: Session, is_open: bool = True) -> None:
+    """The Draw tab: draw a digit and see what the chosen model thinks it is (built on every
+    run, so a drawing survives a look at another tab; its model loads once it is open)."""
     # One line: on a projector (480 px tall at 150% zoom) the whole canvas fits below it.
     st.markdown("Draw one digit: the model guesses after every stroke.",
                 help="It sees your drawing shrunk to 28×28 pixels and centred, like the images "
                 "it learned from: the picture beside your drawing.")
     st.space("small")  # room for the canvas toolbar
-    draw_area(session, session.label)  # the picker's name for it: no second look at the folder
+    draw_area(session, session.label, is_open)  # the picker's name: no second look at the folder
