@@ -232,27 +232,18 @@ def train_on_ray(config: TrainConfig, data: MnistData,
     """One run on a Ray actor, blocking until it ends (the CLI's --backend ray); returns a
     TrainResult holding an ordinary quickstart model, as mnist_core.training.train does."""
     from mnist_core.errors import ConfigError
-    from mnist_core.room_trainer import Failed, Finished, Progress, stackable
-    from mnist_core.training import result_from
+    from mnist_core.room_trainer import stackable
+    from mnist_core.training import OneRun
 
     if not stackable(config):
         raise ConfigError("the Ray backend trains the quickstart network (--arch mlp, "
                           "no --augment)")
-    ended: queue.Queue = queue.Queue()
-
-    def on_event(event: Any) -> None:
-        if isinstance(event, Progress) and progress is not None:
-            progress(event.event)
-        elif isinstance(event, Finished | Failed):
-            ended.put(event)
-
+    run = OneRun(progress)
     executor = RayExecutor(address, workers=1, data_loader=lambda: data)
-    executor.start(on_event)
+    executor.start(run)
     try:
         executor.add("cli", config)
-        event = ended.get()
+        event = run.ended()
     finally:
         executor.close()
-    if isinstance(event, Failed):
-        raise BackendError(event.message)
-    return result_from(event.outcome)
+    return run.result(event, BackendError)

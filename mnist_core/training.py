@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import queue
 import threading
 import time
 from collections.abc import Callable
@@ -285,23 +286,44 @@ def train_compiled(
     gate: PauseGate | None = None,
 ) -> TrainResult:
     """The quickstart MLP as a one-run group of the room's compiled loop, in this thread."""
-    from mnist_core.room_trainer import Failed, Finished, Progress, RoomWorker
+    from mnist_core.room_trainer import RoomWorker
 
     data = data or load_mnist()
-    ended: list = []
-
-    def emit(event) -> None:
-        if isinstance(event, Progress) and progress is not None:
-            progress(event.event)
-        elif isinstance(event, (Finished, Failed)):
-            ended.append(event)
-
-    worker = RoomWorker(emit, lambda: data, progress_interval)
+    run = OneRun(progress)
+    worker = RoomWorker(run, lambda: data, progress_interval)
     worker.add("run", config, gate=gate, stop=stop)
     worker.run_alone()
-    if isinstance(ended[0], Failed):
-        raise MnistStudioError(ended[0].message)
-    return result_from(ended[0].outcome)
+    return run.result(run.ended())
+
+
+class OneRun:
+    """A room worker's events for one run (on any thread): its progress passed on, its
+    end kept for `ended`; `result` makes it a TrainResult (the single-run paths)."""
+
+    def __init__(self, progress: ProgressCallback | None = None) -> None:
+        self.progress = progress
+        self._ended: queue.Queue = queue.Queue()
+
+    def __call__(self, event: Any) -> None:
+        from mnist_core.room_trainer import Failed, Finished, Progress
+
+        if isinstance(event, Progress) and self.progress is not None:
+            self.progress(event.event)
+        elif isinstance(event, Finished | Failed):
+            self._ended.put(event)
+
+    def ended(self) -> Any:
+        """The run's Finished or Failed event (waits for it)."""
+        return self._ended.get()
+
+    @staticmethod
+    def result(event: Any, error: type[MnistStudioError] = MnistStudioError) -> TrainResult:
+        """The finished run as a TrainResult; `error` with the message of a failed one."""
+        from mnist_core.room_trainer import Failed
+
+        if isinstance(event, Failed):
+            raise error(event.message)
+        return result_from(event.outcome)
 
 
 def result_from(outcome: Any, model: keras.Model | None = None) -> TrainResult:
