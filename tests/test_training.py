@@ -191,3 +191,12 @@ def test_each_epoch_reports_the_watched_units_and_digit(small_mnist):
     assert len(peeks) == 2 and all(peek is not None for peek in peeks)
     assert not np.allclose(peeks[0].units, peeks[1].units)  # the templates change
     np.testing.assert_allclose(peeks[1].probabilities.sum(), 1.0, rtol=1e-5)
+
+
+def test_a_run_the_compiled_loop_cannot_take_fails_with_its_reason(small_mnist):
+    """train_compiled passes a worker's Failed event on as an error, with its message."""
+    from mnist_core.errors import MnistStudioError
+    from mnist_core.training import train_compiled
+
+    with pytest.raises(MnistStudioError, match="the room trains only the quickstart MLP"):
+        train_compiled(TrainConfig(epochs=1, arch="cnn"), small_mnist)
