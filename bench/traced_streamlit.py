@@ -9,11 +9,14 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 import threading
 import time
 
-PREDICTION_MARK = "font-size:9rem"  # only the predicted digit's markdown has it
+# Only the predicted digit's markdown reads so (ui/draw.py prediction_ui: "# 7\n#### 99% sure");
+# its earlier mark, an inline font size, moved to page.css, and this stopwatch went quiet.
+PREDICTION = re.compile(r"# \d\n#### ")
 RESULT_MARK = "**Finished:**"  # only a finished run's result alert (ui/train.py) has it
 
 
@@ -42,7 +45,7 @@ def install(trace_path: str) -> bool:
                 with lock:
                     out.write(json.dumps({"t": time.time(), "result": session_info.session.id})
                               + "\n")
-            elif element is not None and PREDICTION_MARK in element.markdown.body:
+            elif element is not None and PREDICTION.match(element.markdown.body):
                 started = pending.pop(session_info.session.id, None)
                 if started is not None:
                     ms = (time.perf_counter() - started) * 1000
