@@ -45,14 +45,11 @@ class Executor(Protocol):
     def close(self) -> None: ...
 
 
-def serve(worker: Any, commands: Any, alive: Callable[[], bool] = lambda: True,
-          warm: bool = True) -> None:
+def serve(worker: Any, commands: Any, warm: bool = True) -> None:
     """A worker's loop: apply the commands waiting, train a round (or, idle, compile ahead
-    with `warm`), repeat until closed (or until `alive()` says the server is gone)."""
+    with `warm`), repeat until closed."""
     while True:
         block = not worker.work()
-        if block and not alive():
-            return
         if block and warm:
             block = not worker.warm_up()
         while True:
