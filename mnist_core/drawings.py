@@ -14,7 +14,6 @@ import json
 import os
 import re
 import secrets
-import tempfile
 import threading
 import time
 from dataclasses import dataclass
@@ -26,8 +25,9 @@ import numpy as np
 
 from mnist_core.constants import IMAGE_SHAPE, NUM_CLASSES
 from mnist_core.data import MnistData
-from mnist_core.errors import DrawingError, DrawingSaveError
+from mnist_core.errors import DrawingError, DrawingSaveError, ModelSaveError
 from mnist_core.settings import drawings_dir
+from mnist_core.store import write_atomic
 
 SUFFIX = ".json"
 TEMP_PREFIX = ".tmp-"  # half-written saves: never listed
@@ -184,23 +184,13 @@ class DrawingStore:
 
     def _write(self, name: str, text: str) -> None:
         """Write `name` via a temp file and a rename: never a half-written drawing."""
-        temp = None
         try:
-            self.root.mkdir(parents=True, exist_ok=True)
-            with tempfile.NamedTemporaryFile("w", dir=self.root, prefix=TEMP_PREFIX,
-                                             suffix=SUFFIX, delete=False,
-                                             encoding="utf-8") as handle:
-                temp = Path(handle.name)
-                handle.write(text)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(temp, self.root / name)
-        except OSError as e:
-            if temp is not None:
-                with contextlib.suppress(OSError):
-                    temp.unlink()
+            write_atomic(self.root / name, text, mode=0o600)
+        except ModelSaveError as e:
+            reason = e.__cause__
             raise DrawingSaveError(f"could not save the drawing in {self.root} "
-                                   f"({e.strerror or e}); nothing else was changed") from e
+                                   f"({getattr(reason, 'strerror', None) or reason}); "
+                                   "nothing else was changed") from e
 
     def load(self, drawing_id: str) -> Drawing:
         """Read one drawing by id; DrawingError if the id is foreign or the file is bad."""
