@@ -66,12 +66,17 @@ def _after(created: str, since: str | None) -> bool:
         return True
 
 
+def _entries_since(infos: Iterable[ModelInfo], since: str | None) -> list[BoardEntry]:
+    """The entries of the runs created at or after `since` (every run if None)."""
+    return [entry for info in infos if (entry := entry_from(info)) is not None
+            and _after(entry.created, since)]
+
+
 def board_entries(infos: Iterable[ModelInfo], since: str | None = None,
                   per_owner: int = 20) -> list[BoardEntry]:
     """The board: runs created at or after `since`, each participant's newest `per_owner`
     of them (the older ones stay on disk), oldest first."""
-    entries = [entry for info in infos if (entry := entry_from(info)) is not None
-               and _after(entry.created, since)]
+    entries = _entries_since(infos, since)
     entries.sort(key=lambda entry: entry.created)
     kept: dict[str, int] = defaultdict(int)
     newest_first = []
@@ -85,8 +90,7 @@ def board_entries(infos: Iterable[ModelInfo], since: str | None = None,
 def hidden_count(infos: Iterable[ModelInfo], owner: str, since: str | None = None,
                  per_owner: int = 20) -> int:
     """How many of `owner`'s runs the per-participant cap keeps off the board."""
-    mine = [entry for info in infos if (entry := entry_from(info)) is not None
-            and entry.owner == owner and _after(entry.created, since)]
+    mine = [entry for entry in _entries_since(infos, since) if entry.owner == owner]
     return max(0, len(mine) - per_owner)
 
 
