@@ -18,6 +18,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
 from bench.appserver import (
     VIEWPORT,
     AppServer,
@@ -25,6 +27,7 @@ from bench.appserver import (
     copy_shipped_models,
     wait_idle,
 )
+from bench.load_drive import FOLLOWED_JS  # the load test's check of a page's address
 
 SECRET = "push-race-presenter-secret"
 EPOCHS = (1, 2, 3, 10, 20)
@@ -44,15 +47,12 @@ def push(console, epochs: int, dropout: str) -> None:
 
 def followed(page, epochs: int, dropout: str) -> bool:
     """Whether the page's address (which follows its sliders) shows the push in time."""
-    wanted = {"epochs": str(epochs), "dropout": None if dropout == "0.2" else dropout}
-    deadline = time.monotonic() + FOLLOW_SECONDS
-    while time.monotonic() < deadline:
-        query = dict(pair.split("=", 1) for pair in
-                     page.evaluate("location.search").lstrip("?").split("&") if "=" in pair)
-        if all(query.get(key) == value for key, value in wanted.items()):
-            return True
-        time.sleep(0.25)
-    return False
+    try:
+        page.wait_for_function(FOLLOWED_JS, arg={"epochs": str(epochs), "dropout": dropout},
+                               timeout=FOLLOW_SECONDS * 1000, polling=250)
+    except PlaywrightTimeout:
+        return False
+    return True
 
 
 def one_try(browser, url: str, console, index: int) -> bool:
