@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -115,12 +116,13 @@ def room_drawings_ui(identity: str, model: Any, mnist_accuracy: float) -> None:
                    delta=f"{(room - mnist_accuracy) * 100:+.1f} points",
                    help="Share of the digits labelled on the Draw tab that this model reads "
                    "right.")
-        wrong = [(int(t), int(p)) for t, p in zip(labels, predictions, strict=True) if t != p]
-        pairs = sorted(set(wrong), key=lambda tp: -wrong.count(tp))[:3]
+        wrong = Counter((int(t), int(p)) for t, p in zip(labels, predictions, strict=True)
+                        if t != p)
+        pairs = wrong.most_common(3)
         st.caption("The gap: MNIST's scanned pen-on-paper digits are not the room's "
                    "finger and mouse drawings. Train with *MNIST + the room's drawings* to "
                    "close it." + ("" if not pairs else " Most often read wrong: " + ", ".join(
-                       f"{t} as {p} ({wrong.count((t, p))}×)" for t, p in pairs) + "."))
+                       f"{t} as {p} ({count}×)" for (t, p), count in pairs) + "."))
 
 
 def filter_gallery(true_digit: int, predicted_digit: int) -> None:
