@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bench.appserver import copy_shipped_models, running_app, wait_idle
-from bench.screens import SIZES, UI_TIMEOUT, open_tab, shoot
+from bench.screens import SIZES, new_page, open_tab, shoot
 from mnist_core.config import TrainConfig
 from mnist_core.store import ModelMetadata
 
@@ -55,20 +55,6 @@ def seed_board(models: Path, runs: int = 36, owner: str = "", seed: int = 0) -> 
         (folder / f"{name}.keras").write_bytes(b"seeded: the board reads only the metadata")
 
 
-def new_page(browser, url: str, size: str):
-    """A context of this size whose session cookie is OWNER's; (context, page), loaded."""
-    from ui.session import OWNER_COOKIE
-
-    context = browser.new_context(**SIZES[size])
-    context.add_cookies([{"name": OWNER_COOKIE, "value": OWNER, "url": url}])
-    page = context.new_page()
-    page.set_default_timeout(UI_TIMEOUT)
-    page.goto(url)
-    page.get_by_role("heading", name="MNIST Studio").first.wait_for(state="attached")
-    wait_idle(page, UI_TIMEOUT)
-    return context, page
-
-
 def room_screens(url: str, out: Path, sizes: list[str]) -> None:
     """The Room tab of a participant (some runs theirs) and the console, at each size."""
     from bench.appserver import chromium_browser
@@ -76,14 +62,14 @@ def room_screens(url: str, out: Path, sizes: list[str]) -> None:
     out.mkdir(parents=True, exist_ok=True)
     with chromium_browser() as browser:
         for size in sizes:
-            context, page = new_page(browser, url, size)
+            context, page = new_page(browser, url, size, owner=OWNER)
             try:
                 open_tab(page, "Room")
                 page.screenshot(path=str(out / f"{size}-room-screen.png"))
                 shoot(page, out / f"{size}-room.png", f"{size} Room")
             finally:
                 context.close()
-            context, page = new_page(browser, f"{url}/?presenter_key={SECRET}", size)
+            context, page = new_page(browser, f"{url}/?presenter_key={SECRET}", size, owner=OWNER)
             try:
                 page.locator(".st-key-presenter_push").wait_for()
                 wait_idle(page)

@@ -38,9 +38,15 @@ LAYOUT_JS = (Path(__file__).parent / "layout_check.js").read_text()
 
 
 
-def new_page(browser: Any, url: str, size: str, dark: bool = False) -> tuple[Any, Any]:
-    """A new browser context of this size on the app; (context, page), loaded."""
+def new_page(browser: Any, url: str, size: str, dark: bool = False,
+             owner: str | None = None) -> tuple[Any, Any]:
+    """A new browser context of this size on the app (its session cookie `owner`'s, if
+    given); (context, page), loaded."""
     context = browser.new_context(**SIZES[size], color_scheme="dark" if dark else "light")
+    if owner is not None:
+        from ui.session import OWNER_COOKIE
+
+        context.add_cookies([{"name": OWNER_COOKIE, "value": owner, "url": url}])
     page = context.new_page()
     page.set_default_timeout(UI_TIMEOUT)
     page.goto(url)
