@@ -149,6 +149,22 @@ def test_a_fresh_worker_loads_the_data_before_its_first_run(room):
     assert room.worker.warm_up()  # then the first group size compiles
 
 
+def test_a_fresh_worker_traces_its_test_pass_while_idle(mnist):
+    """The first test pass of a worker traced the evaluation (0.3 s, on the last run of a
+    room's burst to reach it): warming traces it, so the run that follows traces nothing."""
+    from mnist_core.stacked import _evaluate
+
+    data = mnist.limit(1000, 173)  # a test set no other test evaluates: a shape not traced
+    room = Room(data)
+    before = _evaluate.experimental_get_tracing_count()
+    assert room.worker.warm_up()  # the data, and the test pass traced
+    assert _evaluate.experimental_get_tracing_count() == before + 1
+    room.worker.add("a", TrainConfig(epochs=1, batch_size=16, train_limit=1000))
+    room.worker.run_alone()
+    assert room.outcome("a").epochs_completed == 1
+    assert _evaluate.experimental_get_tracing_count() == before + 1
+
+
 def test_a_worker_without_data_stops_warming_and_the_run_says_why():
     room = Room(None)
     room.worker.data_loader = lambda: (_ for _ in ()).throw(OSError("no data today"))
