@@ -170,6 +170,24 @@ def test_train_shows_metrics_saves_and_offers_the_run(app_env: Path) -> None:
     assert not at.error
 
 
+def test_train_starts_the_run_in_the_clicks_own_run_of_the_page(
+        app_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The click is taken up before the Train tab is built: that one run of the page draws
+    Train disabled and the run queued or training (a second run of the whole page, on every
+    page of a room pressing Train at once, cost each browser ~0.1 s of CPU)."""
+    import streamlit as st
+
+    at = new_app("train")
+    reruns = []
+    rerun = st.rerun
+    monkeypatch.setattr(st, "rerun", lambda *a, **k: (reruns.append(k), rerun(*a, **k)))
+    at.slider(key="epochs").set_value(1)
+    at.button(key="train").click().run()
+    assert not reruns and at.button(key="train").disabled
+    assert keyed(at, "stop") is not None  # the live panel: Stop (or Cancel while queued)
+    run_until(at, lambda at: keyed(at, "test_accuracy") is not None)
+
+
 def test_a_finished_run_becomes_the_model_on_any_tab(app_env: Path) -> None:
     """Train, go to Draw: when the run ends the page takes it up there and says so."""
     at = new_app("train")
@@ -620,6 +638,26 @@ def test_a_request_sent_before_the_page_drew_the_push_does_not_undo_it(room_env:
     assert participant.slider(key="epochs").value == DEFAULTS.epochs
     participant.slider(key="dropout").set_value(0.3).run()  # never the earlier value: kept
     assert participant.slider(key="dropout").value == pytest.approx(0.3)
+
+
+def test_train_pressed_before_the_page_drew_the_push_trains_the_push(room_env: Path) -> None:
+    """Train pressed on a slowed page as the push lands: its request still holds its earlier
+    sliders (5 epochs, dropout 0.2); the run trains what the presenter pushed."""
+    from ui.resources import trainer
+
+    participant = new_app("train")
+    presenter = presenter_app()
+    presenter.get_by_key("console_epochs").set_value(1)
+    presenter.get_by_key("console_dropout").set_value(0.5)
+    presenter.button(key="presenter_push").click().run()
+    participant.run()  # the room timer takes the push up
+    participant.slider(key="epochs").set_value(DEFAULTS.epochs)  # what the stale page held
+    participant.slider(key="dropout").set_value(DEFAULTS.dropout)
+    participant.button(key="train").click().run()
+    owner = participant.session_state["owner"]
+    config = trainer().jobs(owner)[-1].config
+    assert (config.epochs, config.dropout) == (1, 0.5)
+    run_until(participant, lambda at: keyed(at, "test_accuracy") is not None)
 
 
 def test_push_pressed_before_the_console_drew_a_preset_sends_the_preset(room_env: Path) -> None:

@@ -265,12 +265,17 @@ def my_drawings_ui(session: Session) -> None:
                           on_click=delete_drawing, args=(session.owner, info.id))
 
 
+def room_drawings_count() -> int:
+    """How many digits the room has labelled (0 if their folder cannot be read)."""
+    try:
+        return DrawingStore().count()
+    except DrawingError:
+        return 0
+
+
 def room_drawings_option() -> bool:
     """The Train tab's "MNIST + the room's drawings (N)" checkbox, shown once there are any."""
-    try:
-        count = DrawingStore().count()
-    except DrawingError:
-        return False
+    count = room_drawings_count()
     if not count:
         return False
     return st.checkbox(

@@ -20,11 +20,11 @@ from mnist_core.config import (
 from mnist_core.errors import MnistStudioError
 from mnist_core.settings import train_limit
 from ui.charts import metric_chart, training_frame
-from ui.draw import room_drawings_option
+from ui.draw import room_drawings_count, room_drawings_option
 from ui.format import format_seconds, percent, plain, plural
 from ui.parts import figures_row_ui
 from ui.presenter import room, sync_hold
-from ui.presets import TAB_KEY, Presets, tab_label
+from ui.presets import TAB_KEY, Presets, current_values, tab_label
 from ui.resources import model_store, trainer, wait_for_tensorflow
 from ui.session import WATCHED, ModelChoice, Session
 from ui.watch import watch_ui
@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from mnist_core.jobs import JobSnapshot
 
 POLL_SECONDS = 0.5  # how often the run panel refreshes while a run is going
+TRAIN_CLICKED = "train_clicked"  # session_state: Train was pressed, the run is to start
 # The settings keep their values while another tab is open; presets.keep_link_current
 # writes them into the address bar.
 KEPT = {"persist_state": "session"}
@@ -47,13 +48,29 @@ def train_tab(session: Session, presets: Presets, presenter: bool = False) -> No
     if room().state.held:
         st.info("The presenter has paused new training for the room: a run you start waits "
                 "in the queue until it resumes.", icon=":material/pause_circle:")
+    # Train's click is taken up before its widgets are built, so this run draws them with
+    # Train disabled and the panel polling: no second run of the whole page (a room presses
+    # Train at once, and every page's run is drawn again by every browser).
+    if st.session_state.pop(TRAIN_CLICKED, False):
+        start_training(clicked_settings(presets), session)
     jobs = session.jobs()
     busy = bool(jobs) and not jobs[-1].status.done
-    settings, clicked = train_settings_ui(busy, presets, presenter)
-    # A click from a page that still showed Train enabled: the trainer refuses it (BusyError).
-    if clicked and start_training(settings, session):
-        st.rerun()  # redraw with the Train button disabled and the panel polling
+    train_settings_ui(busy, presets, presenter)
     (live_run_panel if busy else run_panel)(session)
+
+
+def note_train_click() -> None:
+    """Train's on_click: the run starts as this page's run begins (see train_tab)."""
+    st.session_state[TRAIN_CLICKED] = True
+
+
+def clicked_settings(presets: Presets) -> dict[str, float | bool]:
+    """The settings as the page that pressed Train showed them (its widgets' state), the
+    presenter's pushed values already taken up (ui.presets.session_presets)."""
+    settings: dict[str, float | bool] = dict(current_values(presets))
+    settings["room_drawings"] = bool(st.session_state.get("room_drawings")) and \
+        room_drawings_count() > 0  # its box is gone once no labelled drawing is left
+    return settings
 
 
 def use_overfit_preset() -> None:
@@ -62,30 +79,25 @@ def use_overfit_preset() -> None:
         st.session_state[key] = value
 
 
-def train_settings_ui(busy: bool, presets: Presets,
-                      presenter: bool = False) -> tuple[dict[str, float], bool]:
+def train_settings_ui(busy: bool, presets: Presets, presenter: bool = False) -> None:
     """Epochs and dropout sliders, the training images, the Train button, batch size and
-    learning rate under Advanced (hidden in presenter mode); returns the settings and
-    whether Train was clicked."""
+    learning rate under Advanced (hidden in presenter mode); their values are read from
+    their state when Train is clicked (clicked_settings)."""
     left, right, go = st.columns([2, 2, 1], gap="large", vertical_alignment="bottom")
-    settings = {
-        "epochs": left.slider(
-            "Epochs", EPOCH_CHOICES[0], EPOCH_CHOICES[-1], value=DEFAULTS.epochs, key="epochs",
-            help="One epoch = one pass over all the training images.", **KEPT),
-        "dropout": right.slider(
-            "Dropout", DROPOUT_CHOICES[0], DROPOUT_CHOICES[-1], value=DEFAULTS.dropout,
-            step=DROPOUT_CHOICES[1], key="dropout",
-            help="Share of neurons switched off at random while training: fights overfitting.",
-            **KEPT),
-    }
-    clicked = go.button(
+    left.slider("Epochs", EPOCH_CHOICES[0], EPOCH_CHOICES[-1], value=DEFAULTS.epochs,
+                key="epochs", help="One epoch = one pass over all the training images.", **KEPT)
+    right.slider("Dropout", DROPOUT_CHOICES[0], DROPOUT_CHOICES[-1], value=DEFAULTS.dropout,
+                 step=DROPOUT_CHOICES[1], key="dropout",
+                 help="Share of neurons switched off at random while training: fights "
+                 "overfitting.", **KEPT)
+    go.button(
         "Train", key="train", type="primary", icon=":material/play_arrow:", disabled=busy,
-        width="stretch",
+        width="stretch", on_click=note_train_click,
         help="Wait for your current run to end (or stop it) first." if busy else None,
     )
     # The preset beside the images where there is room, under them where not.
     with st.container(horizontal=True, vertical_alignment="bottom", key="train_images_row"):
-        settings["train_images"] = st.segmented_control(
+        st.segmented_control(
             "Training images", TRAIN_IMAGE_CHOICES, key="train_images", required=True,
             format_func=lambda count: f"{count:,}",
             help="Learn from only the first N of the 60,000 images. A few hundred can be "
@@ -95,21 +107,18 @@ def train_settings_ui(busy: bool, presets: Presets,
                   on_click=use_overfit_preset,
                   help="Sets 500 images, no dropout, 20 epochs: the training set is "
                   "memorised. Then try dropout 0.5.")
-    settings["room_drawings"] = room_drawings_option()  # shown once the room labelled some
+    room_drawings_option()  # shown once the room labelled some
     if presenter:  # beginners see only what the tutorial uses
-        settings["batch_size"] = st.session_state.get("batch_size", presets.batch_size)
-        settings["learning_rate"] = st.session_state.get("learning_rate", presets.learning_rate)
-        return settings, clicked
+        return
     with st.expander("Advanced"):
         left, right = st.columns(2, gap="large")
-        settings["batch_size"] = left.select_slider(
+        left.select_slider(
             "Batch size", BATCH_SIZE_CHOICES, value=DEFAULTS.batch_size, key="batch_size",
             help="Images looked at before each weight update.", **KEPT)
-        settings["learning_rate"] = right.select_slider(
+        right.select_slider(
             "Learning rate", LEARNING_RATE_CHOICES, value=DEFAULTS.learning_rate,
             key="learning_rate", format_func=lambda rate: f"{rate:g}",
             help="How big each weight update is (Adam optimizer).", **KEPT)
-    return settings, clicked
 
 
 def start_training(settings: dict[str, float | bool], session: Session) -> bool:
