@@ -3,9 +3,12 @@ forming as it learns (on the Train tab, for this session's running run)."""
 
 from __future__ import annotations
 
+import io
 from typing import TYPE_CHECKING
 
+import numpy as np
 import streamlit as st
+from PIL import Image
 
 from ui.format import percent
 from ui.inside import diverging
@@ -40,6 +43,26 @@ def watch_ui(job: JobSnapshot) -> None:
     peek_ui(job)
 
 
+PEEK_SCALE, PEEK_GAP = 3, 6  # each unit's 28x28 weights 3x enlarged; px between them
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def peek_strip(units: np.ndarray) -> bytes:
+    """The units' weights (K, 28, 28) side by side as one PNG, transparent between them.
+
+    Made once per epoch, not on every poll: six images encoded twice a second for each
+    page took over half of the server's time per poll (bench/protocol_client.py)."""
+    tiles = [diverging(unit, PEEK_SCALE) for unit in units]  # (84, 84, 3) uint8 each
+    height, width = tiles[0].shape[:2]
+    strip = np.zeros((height, len(tiles) * (width + PEEK_GAP) - PEEK_GAP, 4), np.uint8)
+    for k, tile in enumerate(tiles):
+        left = k * (width + PEEK_GAP)
+        strip[:, left:left + width, :3], strip[:, left:left + width, 3] = tile, 255
+    out = io.BytesIO()
+    Image.fromarray(strip, "RGBA").save(out, format="PNG")
+    return out.getvalue()
+
+
 def peek_ui(job: JobSnapshot) -> None:
     """Six hidden units' weights and one test digit's answer, as of the last epoch or pause."""
     peek = job.peek
@@ -50,8 +73,6 @@ def peek_ui(job: JobSnapshot) -> None:
         st.markdown(f"**As it learns:** test image {peek.digit_index} (a {peek.label}) is read as "
                     f"**{digit}** ({percent(float(peek.probabilities[digit]))}); "
                     "six hidden units' weights (red wants ink, blue wants none):")
-        for column, unit in zip(st.columns(len(peek.units), gap="small"), peek.units,
-                                strict=True):
-            column.image(diverging(unit, 3), output_format="PNG", width="stretch")
+        st.image(peek_strip(peek.units), width="stretch")
         st.caption("Redrawn after each epoch and at each pause: random noise at first, "
                    "templates of strokes later.")
