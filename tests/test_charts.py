@@ -15,6 +15,7 @@ from ui.charts import (
     batch_windows,
     metric_chart,
     smoothed,
+    steady_domain,
     training_frame,
     y_domain,
 )
@@ -139,3 +140,33 @@ def test_train_and_test_are_told_apart_by_colour_dash_and_label() -> None:
     assert colours[0] != colours[1] and dashes[0] != dashes[1]
     assert spec["height"] >= 200  # px of plot area, titles and legend come on top
     assert spec["autosize"]["type"] == "fit-x"
+
+
+@pytest.mark.parametrize(("wanted", "shown", "as_percent", "drawn"), [
+    ([0.90, 0.94], None, True, [0.888, 0.952]),  # a first range: room to move each side
+    ([0.90, 0.935], [0.888, 0.952], True, [0.888, 0.952]),  # still holds it: kept
+    ([0.93, 0.96], [0.888, 0.952], True, [0.921, 0.969]),  # the curve left it: redrawn
+    ([0.940, 0.945], [0.888, 0.952], True, [0.9385, 0.9465]),  # 12x too tall: zoomed in
+    ([0.975, 0.995], None, True, [0.969, 1.0]),  # accuracy never above 100%
+    ([0.01, 0.21], None, False, [0.0, 0.27]),  # loss never below 0
+    (None, [0.1, 0.2], False, None),  # no data: no range
+])
+def test_a_live_chart_keeps_its_y_range_while_the_curve_stays_in_it(
+        wanted, shown, as_percent, drawn) -> None:
+    """An unchanged range keeps the spec unchanged: the browser then only swaps the data."""
+    result = steady_domain(wanted, shown, as_percent)
+    if drawn is None:
+        assert result is None
+    else:
+        np.testing.assert_allclose(result, drawn)
+
+
+def test_a_kept_range_gives_the_same_spec_on_the_next_poll() -> None:
+    points, _ = reports()
+    frame = training_frame(points, (), "accuracy", STEPS)
+    later = training_frame(points[:-1], (), "accuracy", STEPS)  # a poll earlier
+    shown = steady_domain(y_domain(later, True), None, True)
+    kept = steady_domain(y_domain(frame, True), shown, True)
+    assert kept == shown
+    assert metric_chart(frame, "A", EPOCHS, True, kept) == \
+        metric_chart(later, "A", EPOCHS, True, shown)

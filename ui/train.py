@@ -19,7 +19,7 @@ from mnist_core.config import (
 )
 from mnist_core.errors import MnistStudioError
 from mnist_core.settings import train_limit
-from ui.charts import metric_chart, training_frame
+from ui.charts import metric_chart, steady_domain, training_frame, y_domain
 from ui.draw import room_drawings_count, room_drawings_option
 from ui.format import format_seconds, percent, plain, plural
 from ui.parts import figures_row_ui
@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 
 POLL_SECONDS = 0.5  # how often the run panel refreshes while a run is going
 TRAIN_CLICKED = "train_clicked"  # session_state: Train was pressed, the run is to start
+CHART_DOMAINS = "chart_domains"  # session_state: the live charts' y ranges (ui.charts)
 # The settings keep their values while another tab is open; presets.keep_link_current
 # writes them into the address bar.
 KEPT = {"persist_state": "session"}
@@ -341,13 +342,17 @@ def charts_ui(job: JobSnapshot) -> None:
     """Accuracy and loss so far, side by side (one above the other on narrow screens)."""
     steps = job.latest.steps_per_epoch if job.latest else None
     left, right = st.container(key="train_charts").columns(2, gap="large")
+    shown = st.session_state.get(CHART_DOMAINS, {})  # this run's y ranges as last drawn
+    shown = shown if shown.get("job") == job.job_id else {"job": job.job_id}
     for column, metric, title, as_percent in (
         (left, "accuracy", "Accuracy (higher is better)", True),
         (right, "loss", "Loss (lower is better)", False),
     ):
         frame = training_frame(job.batch_points, job.epoch_points, metric, steps)
+        shown[metric] = steady_domain(y_domain(frame, as_percent), shown.get(metric), as_percent)
         column.vega_lite_chart(frame, metric_chart(frame, title, job.config.epochs,
-                                                   as_percent), width="stretch")
+                                                   as_percent, shown[metric]), width="stretch")
+    st.session_state[CHART_DOMAINS] = shown
     st.caption(
         "Training: average over about the last quarter of an epoch of batches, updated a few "
         "times a second. Test set: 10,000 images the model never trains on, checked after "
