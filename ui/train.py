@@ -24,8 +24,8 @@ from ui.draw import room_drawings_count, room_drawings_option
 from ui.format import format_seconds, percent, plain, plural
 from ui.parts import figures_row_ui
 from ui.presenter import room, sync_hold
-from ui.presets import TAB_KEY, Presets, current_values, tab_label
-from ui.resources import model_store, trainer, wait_for_tensorflow
+from ui.presets import TAB_KEY, Presets, current_values, follow_push, restore_push, tab_label
+from ui.resources import model_store, tensorflow_ready, trainer, wait_for_tensorflow
 from ui.session import WATCHED, ModelChoice, Session
 from ui.watch import watch_ui
 
@@ -33,7 +33,8 @@ if TYPE_CHECKING:
     from mnist_core.jobs import JobSnapshot
 
 POLL_SECONDS = 0.5  # how often the run panel refreshes while a run is going
-TRAIN_CLICKED = "train_clicked"  # session_state: Train was pressed, the run is to start
+TRAIN_CLICKED = "train_clicked"  # session_state: Train was pressed while TensorFlow loaded
+TRAIN_PROBLEM = "train_problem"  # session_state: why the pressed Train queued no run
 CHART_DOMAINS = "chart_domains"  # session_state: the live charts' y ranges (ui.charts)
 # The settings keep their values while another tab is open; presets.keep_link_current
 # writes them into the address bar.
@@ -49,20 +50,32 @@ def train_tab(session: Session, presets: Presets, presenter: bool = False) -> No
     if room().state.held:
         st.info("The presenter has paused new training for the room: a run you start waits "
                 "in the queue until it resumes.", icon=":material/pause_circle:")
-    # Train's click is taken up before its widgets are built, so this run draws them with
-    # Train disabled and the panel polling: no second run of the whole page (a room presses
-    # Train at once, and every page's run is drawn again by every browser).
-    if st.session_state.pop(TRAIN_CLICKED, False):
-        start_training(clicked_settings(presets), session)
+    # Train's run is queued by its on_click, before this run of the page: it draws Train
+    # disabled and the panel polling, with no second run of the whole page (a room presses
+    # Train at once: every page's run is work for the server and drawing for a browser).
+    if st.session_state.pop(TRAIN_CLICKED, False) and wait_for_tensorflow():
+        st.session_state[TRAIN_PROBLEM] = start_training(clicked_settings(presets),
+                                                         session.owner)
+    problem = st.session_state.pop(TRAIN_PROBLEM, None)
+    if problem is not None:
+        kind, message = problem
+        (st.error if kind == "error" else st.warning)(message)
     jobs = session.jobs()
     busy = bool(jobs) and not jobs[-1].status.done
-    train_settings_ui(busy, presets, presenter)
+    train_settings_ui(busy, presets, presenter, session.owner)
     (live_run_panel if busy else run_panel)(session)
 
 
-def note_train_click() -> None:
-    """Train's on_click: the run starts as this page's run begins (see train_tab)."""
-    st.session_state[TRAIN_CLICKED] = True
+def note_train_click(owner: str) -> None:
+    """Train's on_click: queue the run at once (a room's runs then start together), with
+    the presenter's push taken up first; while TensorFlow loads, the Train tab does it."""
+    if not tensorflow_ready():
+        st.session_state[TRAIN_CLICKED] = True  # train_tab waits for it, with a spinner
+        return
+    follow_push(room().state)  # as session_presets would, before the settings are read
+    restore_push()
+    st.session_state[TRAIN_PROBLEM] = start_training(
+        clicked_settings(st.session_state.presets), owner)
 
 
 def clicked_settings(presets: Presets) -> dict[str, float | bool]:
@@ -80,7 +93,8 @@ def use_overfit_preset() -> None:
         st.session_state[key] = value
 
 
-def train_settings_ui(busy: bool, presets: Presets, presenter: bool = False) -> None:
+def train_settings_ui(busy: bool, presets: Presets, presenter: bool = False,
+                      owner: str = "") -> None:
     """Epochs and dropout sliders, the training images, the Train button, batch size and
     learning rate under Advanced (hidden in presenter mode); their values are read from
     their state when Train is clicked (clicked_settings)."""
@@ -93,7 +107,7 @@ def train_settings_ui(busy: bool, presets: Presets, presenter: bool = False) -> 
                  "overfitting.", **KEPT)
     go.button(
         "Train", key="train", type="primary", icon=":material/play_arrow:", disabled=busy,
-        width="stretch", on_click=note_train_click,
+        width="stretch", on_click=note_train_click, args=(owner,),
         help="Wait for your current run to end (or stop it) first." if busy else None,
     )
     # The preset beside the images where there is room, under them where not.
@@ -122,10 +136,9 @@ def train_settings_ui(busy: bool, presets: Presets, presenter: bool = False) -> 
             help="How big each weight update is (Adam optimizer).", **KEPT)
 
 
-def start_training(settings: dict[str, float | bool], session: Session) -> bool:
-    """Queue a run with these settings on the server-wide trainer; False if it can't."""
-    if not wait_for_tensorflow():
-        return False
+def start_training(settings: dict[str, float | bool], owner: str) -> tuple[str, str] | None:
+    """Queue a run with these settings on the server-wide trainer (TensorFlow loaded);
+    None if it was queued, else ("error" or "warning", why not)."""
     settings = dict(settings)
     limits = [limit for limit in (train_limit_for(settings.pop("train_images")),
                                   train_limit()) if limit]
@@ -133,15 +146,13 @@ def start_training(settings: dict[str, float | bool], session: Session) -> bool:
         config = TrainConfig(**settings, train_limit=min(limits) if limits else None)
         model_store().check_space()  # told now, not after the run has trained
     except MnistStudioError as e:  # StoreFullError: the runs folder is full
-        st.error(f"Can't train: {plain(e)}")
-        return False
+        return "error", f"Can't train: {plain(e)}"
     sync_hold()
     try:
-        st.session_state[WATCHED] = trainer().submit(config, session.owner)
+        st.session_state[WATCHED] = trainer().submit(config, owner)
     except MnistStudioError as e:  # BusyError: this participant's run is still going
-        st.warning(plain(e))
-        return False
-    return True
+        return "warning", plain(e)
+    return None
 
 
 @st.fragment(run_every=POLL_SECONDS)
