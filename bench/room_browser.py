@@ -1,21 +1,28 @@
 """8 browser sessions press Train (1 epoch) within a second: all done vs one after another.
 
-    .venv/bin/python -m bench.room_browser              # 8 sessions, about 2 minutes
+    .venv/bin/python -m bench.room_browser              # 8 sessions, about 3 minutes
     .venv/bin/python -m bench.room_browser --sessions 4
 
 Starts the real app (default settings: the room's worker processes), measures one session
-alone (click -> its result on screen) twice, around N sessions clicking Train together, and
+alone (click -> its result drawn) twice, around N sessions clicking Train together, and
 prints the time until all N show their result against N times one alone (goal <= 0.40).
+When a result was drawn is stamped in the page (its animation frame), not when Playwright
+next looked (every 0.5 s or so).
 
 It prints the same ratio as the server saw it too: click -> the server sent the page its
-result (bench.traced_streamlit). In a workshop each browser renders on its participant's
-laptop; here N Chromiums share the server's 2 cores, niced, and render only once training
-leaves them the CPU, so the on-screen figure counts their rendering as well.
+result (bench.traced_streamlit), and the CPU the server, its workers and the Chromiums
+used. In a workshop each browser renders on its participant's laptop; here N Chromiums
+share the server's 2 cores, niced, and render (and send their polls) only once training
+leaves them the CPU, so both figures count their rendering as well. Last, the same with
+pages that speak Streamlit's protocol and render nothing (bench.protocol_client): each
+browser on a device of its own, the server measured alone (3 rounds, medians).
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
 import json
 import os
 import tempfile
@@ -30,18 +37,36 @@ from bench.appserver import (
     copy_shipped_models,
     lower_browser_autogroup,
     niced_chromium,
+    process_tree,
 )
+from bench.protocol_client import ProtocolPage
+from bench.traced_streamlit import RESULT_MARK
 
+EPOCHS = 1
 TARGET = 0.40
 TIMEOUT_MS = 300_000
+
+
+# When the result was first drawn, in the page's clock (ms since the epoch, as time.time()):
+# Playwright's wait_for looks every 0.5 s or so, which would count up to 0.5 s more.
+RESULT_WATCH_JS = """(() => {
+  const seen = new MutationObserver(() => {
+    if (document.querySelector(".st-key-test_accuracy")) {
+      seen.disconnect();
+      requestAnimationFrame(() => { window.__resultShown = Date.now(); });  // its frame
+    }
+  });
+  seen.observe(document, {subtree: true, childList: true});
+})();"""
 
 
 def open_train_tab(browser, url: str):
     """A fresh participant on the Train tab, 1 epoch (a workshop link's preset)."""
     context = browser.new_context(viewport=VIEWPORT)
+    context.add_init_script(RESULT_WATCH_JS)
     page = context.new_page()
     page.set_default_timeout(TIMEOUT_MS)
-    page.goto(f"{url}/?epochs=1&tab=train")
+    page.goto(f"{url}/?epochs={EPOCHS}&tab=train")
     page.locator(".st-key-train").get_by_role("button").wait_for()
     return context, page
 
@@ -58,8 +83,11 @@ def press_train(button) -> None:
     button.evaluate("button => button.click()")
 
 
-def wait_done(page) -> None:
+def wait_done(page) -> float:
+    """Wait until the page shows its run's result; when it was drawn (time.time())."""
     page.locator(".st-key-test_accuracy").wait_for(state="visible", timeout=TIMEOUT_MS)
+    page.wait_for_function("() => window.__resultShown !== undefined", timeout=TIMEOUT_MS)
+    return page.evaluate("() => window.__resultShown") / 1000
 
 
 class Stopwatch:
@@ -69,23 +97,26 @@ class Stopwatch:
     def __init__(self, trace: Path) -> None:
         self.trace = trace
 
-    def results_sent(self) -> list[float]:
-        """When the server sent each result so far (time.time())."""
+    def results_sent(self) -> list[tuple[float, str]]:
+        """When the server sent a result (time.time()) and to which session, so far."""
         if not self.trace.exists():
             return []
         entries = map(json.loads, self.trace.read_text().splitlines())
-        return [entry["t"] for entry in entries if "result" in entry]
+        return [(entry["t"], entry["result"]) for entry in entries if "result" in entry]
 
     def sent_after(self, clicked: float, count: int, before: int) -> float:
-        """Seconds from `clicked` until the server had sent `count` results more than
-        `before` (waits a moment for the tracer's last lines)."""
+        """Seconds from `clicked` until the server had sent results to `count` sessions
+        since its `before`th result (waits a moment for the tracer's last lines). A page
+        gets its result twice (its run panel, then the whole page): the first counts."""
         for _ in range(50):
-            sent = self.results_sent()[before:]
-            if len(sent) >= count:
-                return max(sent[:count]) - clicked
+            first: dict[str, float] = {}
+            for sent, session in self.results_sent()[before:]:
+                first.setdefault(session, sent)
+            if len(first) >= count:
+                return max(sorted(first.values())[:count]) - clicked
             time.sleep(0.1)
-        raise RuntimeError(f"the server traced {len(sent)} of {count} results: is "
-                           f"bench.traced_streamlit's hook still there?")
+        raise RuntimeError(f"the server traced results for {len(first)} of {count} sessions: "
+                           f"is bench.traced_streamlit's hook still there?")
 
 
 def alone(browser, url: str, watch: Stopwatch) -> tuple[float, float]:
@@ -93,16 +124,30 @@ def alone(browser, url: str, watch: Stopwatch) -> tuple[float, float]:
     context, page = open_train_tab(browser, url)
     before = len(watch.results_sent())
     button = train_button(page)
-    start, clicked = time.perf_counter(), time.time()
+    clicked = time.time()
     press_train(button)
-    wait_done(page)
-    seconds = time.perf_counter() - start
+    shown = wait_done(page) - clicked
     context.close()
-    return seconds, watch.sent_after(clicked, 1, before)
+    return shown, watch.sent_after(clicked, 1, before)
+
+
+def cpu_by_kind(server: int) -> dict[str, float]:
+    """CPU seconds so far of the server process, its training workers and the Chromiums."""
+    server_tree = set(process_tree(server))
+    used = {"server": 0.0, "workers": 0.0, "Chromium": 0.0}
+    for pid in process_tree(os.getpid()):
+        kind = ("server" if pid == server else "workers" if pid in server_tree
+                else "Chromium")
+        with contextlib.suppress(OSError):
+            if kind == "Chromium" and "chrom" not in Path(f"/proc/{pid}/comm").read_text():
+                continue
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            used[kind] += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return used
 
 
 def together(browser, url: str, sessions: int, niceness: int, runs: Path,
-             watch: Stopwatch) -> tuple[float, float]:
+             watch: Stopwatch, server: int) -> tuple[float, float]:
     """`sessions` participants press Train within a second: click -> all results shown,
     and -> all results sent."""
     opened = [open_train_tab(browser, url) for _ in range(sessions)]
@@ -112,28 +157,56 @@ def together(browser, url: str, sessions: int, niceness: int, runs: Path,
     lower_browser_autogroup(0)
     sent_before = len(watch.results_sent())
     buttons = [train_button(page) for _, page in opened]
-    start, first_click = time.perf_counter(), time.time()
+    before = set(runs.glob("*.json"))
+    cpu_before = cpu_by_kind(server)
+    first_click = time.time()
     for button in buttons:
         press_train(button)
-    clicks = time.perf_counter() - start
+    clicks = time.time() - first_click
     if niceness > 0:
         lower_browser_autogroup(niceness)
-    clicked = time.time()
-    before = set(runs.glob("*.json"))
-    for _, page in opened:
-        wait_done(page)
-    seconds = time.perf_counter() - start
+    shown = max(wait_done(page) for _, page in opened) - first_click
+    cpu = {kind: seconds - cpu_before.get(kind, 0.0)
+           for kind, seconds in cpu_by_kind(server).items()}
     # When the server saved each run, and how long its worker trained it: what the rest of
     # the time was (the page's polling, the server's saves).
-    saved = sorted((path.stat().st_mtime - clicked + clicks,
+    saved = sorted((path.stat().st_mtime - first_click,
                     json.loads(path.read_text()).get("seconds", 0.0))
                    for path in set(runs.glob("*.json")) - before)
     print("  saved at (s after the first click) / trained (s): " + ", ".join(
         f"{at:.1f}/{trained:.1f}" for at, trained in saved), flush=True)
     for context, _ in opened:
         context.close()
-    print(f"  {sessions} clicks within {clicks:.2f} s", flush=True)
-    return seconds, watch.sent_after(first_click, sessions, sent_before)
+    print(f"  {sessions} clicks within {clicks:.2f} s; CPU-s used until all were shown: "
+          + ", ".join(f"{kind} {seconds:.1f}" for kind, seconds in cpu.items()), flush=True)
+    return shown, watch.sent_after(first_click, sessions, sent_before)
+
+
+async def protocol_round(url: str, sessions: int) -> float:
+    """`sessions` participants without browsers (bench.protocol_client) press Train at once:
+    seconds from the first click until the server had sent each its result."""
+    pages = [ProtocolPage(url, f"epochs={EPOCHS}&tab=train") for _ in range(sessions)]
+    async with contextlib.AsyncExitStack() as stack:
+        for page in pages:
+            await stack.enter_async_context(page)
+        await asyncio.gather(*(page.loaded("train") for page in pages))
+        await asyncio.sleep(1.0)  # the first runs' last messages are in
+        seen = [len(page.texts) for page in pages]
+        clicked = time.time()
+        await asyncio.gather(*(page.click("train") for page in pages))
+        sent = await asyncio.gather(*(page.wait_for_text(RESULT_MARK, since)
+                                      for page, since in zip(pages, seen, strict=True)))
+    return max(sent) - clicked
+
+
+def without_browsers(url: str, sessions: int, rounds: int = 3) -> tuple[list[float], list[float]]:
+    """One alone and `sessions` together, `rounds` times each, with protocol clients:
+    (alone seconds, together seconds)."""
+    solo, group = [], []
+    for _ in range(rounds):
+        solo.append(asyncio.run(protocol_round(url, 1)))
+        group.append(asyncio.run(protocol_round(url, sessions)))
+    return solo, group
 
 
 def main() -> None:
@@ -159,8 +232,9 @@ def main() -> None:
                     lower_browser_autogroup(args.browser_niceness)
                 solo = [alone(browser, app.url, watch)]
                 shown, sent = together(browser, app.url, args.sessions, args.browser_niceness,
-                                       app.models / "runs", watch)
+                                       app.models / "runs", watch, app.pid)
                 solo.append(alone(browser, app.url, watch))
+            light_solo, light_group = without_browsers(app.url, args.sessions)
         finally:
             app.stop()
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
@@ -171,6 +245,12 @@ def main() -> None:
         print(f"  all results {what} after {together_s:.1f} s; one alone {one:.1f} s -> "
               f"{together_s:.1f} / ({args.sessions} x {one:.1f}) = "
               f"{together_s / (args.sessions * one):.2f} (target <= {TARGET})")
+    one, together_s = median(light_solo), median(light_group)
+    print(f"  without browsers (each page's messages, as from its own device; medians of "
+          f"{len(light_group)} rounds): all results sent after {together_s:.2f} s "
+          f"({', '.join(f'{s:.2f}' for s in light_group)}); one alone {one:.2f} s "
+          f"({', '.join(f'{s:.2f}' for s in light_solo)}) -> "
+          f"{together_s / (args.sessions * one):.2f} (target <= {TARGET})")
 
 
 if __name__ == "__main__":
