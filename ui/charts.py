@@ -213,18 +213,19 @@ def training_frame(batch_points: Sequence[BatchPoint], epoch_points: Sequence[Ep
     per-epoch test points."""
     if steps_per_epoch:
         windows = batch_windows(batch_points, steps_per_epoch)
+        epochs = [window.epoch_progress for window in windows]
         values = smoothed(windows, SMOOTHING_EPOCHS * steps_per_epoch, metric)
-        rows = [{"epoch": window.epoch_progress, "value": value, "set": TRAINING}
-                for window, value in zip(windows, values, strict=True)]
     else:
-        rows = [{"epoch": point.epoch_progress, "value": getattr(point, metric),
-                 "set": TRAINING} for point in batch_points]
-    rows += [
-        {"epoch": point.epoch, "value": getattr(point, f"val_{metric}"), "set": TEST}
-        for point in epoch_points
-        if getattr(point, f"val_{metric}") is not None
-    ]
-    return pd.DataFrame(rows, columns=["epoch", "value", "set"])
+        epochs = [point.epoch_progress for point in batch_points]
+        values = [getattr(point, metric) for point in batch_points]
+    tests = [(point.epoch, getattr(point, f"val_{metric}")) for point in epoch_points
+             if getattr(point, f"val_{metric}") is not None]
+    # Built by columns: from a list of rows it took ~0.3 ms, twice a poll of every page.
+    return pd.DataFrame({
+        "epoch": np.array(epochs + [epoch for epoch, _ in tests], float),
+        "value": np.array(list(values) + [value for _, value in tests], float),
+        "set": [TRAINING] * len(epochs) + [TEST] * len(tests),
+    })
 
 
 def y_domain(frame: pd.DataFrame, as_percent: bool) -> list[float] | None:
@@ -232,8 +233,10 @@ def y_domain(frame: pd.DataFrame, as_percent: bool) -> list[float] | None:
     worse, would flatten everything after them): its points' range, padded."""
     if frame.empty:
         return None
-    recent = frame[frame["epoch"] >= frame["epoch"].max() / 2]
-    values = (recent if len(recent) >= 2 else frame)["value"].astype(float)
+    # NumPy, not the frame: filtering it took the strings along (~0.2 ms, twice a poll).
+    epochs, values = frame["epoch"].to_numpy(float), frame["value"].to_numpy(float)
+    recent = values[epochs >= epochs.max() / 2]
+    values = recent if len(recent) >= 2 else values
     low, high = float(values.min()), float(values.max())
     span = max(high - low, MIN_SPAN[as_percent])
     middle = (low + high) / 2
@@ -302,7 +305,7 @@ def metric_chart(frame: pd.DataFrame, title: str, epochs: int, as_percent: bool,
                     {"field": "value", "type": "quantitative", "format": ".4f"},
                     {"field": "set", "type": "nominal"}],
     }
-    few = (frame["set"] == TRAINING).sum() < FEW_POINTS  # a line needs points to be seen
+    few = (frame["set"].to_numpy() == TRAINING).sum() < FEW_POINTS  # a line needs points
     training_points = {"size": 60, "filled": True} if few else False
     return {
         "layer": [
