@@ -188,6 +188,22 @@ def test_train_starts_the_run_in_the_clicks_own_run_of_the_page(
     run_until(at, lambda at: keyed(at, "test_accuracy") is not None)
 
 
+@pytest.mark.parametrize(("busy", "running", "panel", "seconds"), [
+    (False, 0, "run_panel", None),
+    (True, 1, "live_run_panel", 0.5),
+    (True, 8, "live_run_panel", 0.5),
+    (True, 9, "busy_room_run_panel", 1.0),  # 40 pages polling twice a second slowed the room
+])
+def test_a_busy_room_refreshes_its_run_panels_once_a_second(busy, running, panel,
+                                                           seconds) -> None:
+    from ui import train
+
+    assert train.panel_for(busy, running) is getattr(train, panel)
+    if seconds is not None:
+        assert {"live_run_panel": train.POLL_SECONDS,
+                "busy_room_run_panel": train.BUSY_POLL_SECONDS}[panel] == seconds
+
+
 def test_a_finished_run_becomes_the_model_on_any_tab(app_env: Path) -> None:
     """Train, go to Draw: when the run ends the page takes it up there and says so."""
     at = new_app("train")

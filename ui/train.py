@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import streamlit as st
@@ -33,6 +34,9 @@ if TYPE_CHECKING:
     from mnist_core.jobs import JobSnapshot
 
 POLL_SECONDS = 0.5  # how often the run panel refreshes while a run is going
+# In a busy room, once a second: 40 pages polling twice a second took ~0.3 of the server's
+# 2 cores from training (7 ms a poll; bench/protocol_client.py).
+BUSY_POLL_SECONDS, BUSY_ROOM_RUNS = 1.0, 8
 TRAIN_CLICKED = "train_clicked"  # session_state: Train was pressed while TensorFlow loaded
 TRAIN_PROBLEM = "train_problem"  # session_state: why the pressed Train queued no run
 CHART_DOMAINS = "chart_domains"  # session_state: the live charts' y ranges (ui.charts)
@@ -63,7 +67,14 @@ def train_tab(session: Session, presets: Presets, presenter: bool = False) -> No
     jobs = session.jobs()
     busy = bool(jobs) and not jobs[-1].status.done
     train_settings_ui(busy, presets, presenter, session.owner)
-    (live_run_panel if busy else run_panel)(session)
+    panel_for(busy, trainer().active_count()[0] if busy else 0)(session)
+
+
+def panel_for(busy: bool, running: int) -> Callable[[Session], None]:
+    """The run panel to draw: still, live, or live at a busy room's pace."""
+    if not busy:
+        return run_panel
+    return busy_room_run_panel if running > BUSY_ROOM_RUNS else live_run_panel
 
 
 def note_train_click(owner: str) -> None:
@@ -158,6 +169,12 @@ def start_training(settings: dict[str, float | bool], owner: str) -> tuple[str, 
 @st.fragment(run_every=POLL_SECONDS)
 def live_run_panel(session: Session) -> None:
     """The run panel, refreshed on its own while a run is queued or training."""
+    run_panel_body(session)
+
+
+@st.fragment(run_every=BUSY_POLL_SECONDS)
+def busy_room_run_panel(session: Session) -> None:
+    """The live run panel while more than BUSY_ROOM_RUNS runs train: once a second."""
     run_panel_body(session)
 
 
