@@ -75,7 +75,8 @@ def main() -> None:
     if evaluate_slot is not None:
         with evaluate_slot.container():
             evaluate.evaluate_tab(session)
-    keep_link_current(presets)  # last: the settings and tab as this run leaves them
+    keep_link_current(presets)  # the settings and tab as this run leaves them
+    train.page_run_done()  # last: a run cut short does not get here
 
 
 if __name__ == "__main__":

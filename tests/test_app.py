@@ -204,6 +204,23 @@ def test_a_busy_room_refreshes_its_run_panels_once_a_second(busy, running, panel
                 "busy_room_run_panel": train.BUSY_POLL_SECONDS}[panel] == seconds
 
 
+def test_a_click_replayed_after_its_run_was_cut_short_trains_once(app_env: Path) -> None:
+    """Streamlit replays a click in the next run when a newer request cuts the page's run
+    short. The click's run was queued already (and had ended: a few hundred images train in
+    0.1 s): the replay queues none; a click after a whole page run does."""
+    from ui.resources import trainer
+    from ui.train import TRAIN_TAKEN
+
+    at = new_app("train")
+    at.slider(key="epochs").set_value(1)
+    at.session_state[TRAIN_TAKEN] = True  # what the cut-short run left: it took the click
+    at.button(key="train").click().run()  # the same click, replayed
+    assert trainer().jobs(at.session_state["owner"]) == []
+    at.button(key="train").click().run()  # a new click: the page's last run was whole
+    assert len(trainer().jobs(at.session_state["owner"])) == 1
+    run_until(at, lambda at: keyed(at, "test_accuracy") is not None)
+
+
 def test_a_finished_run_becomes_the_model_on_any_tab(app_env: Path) -> None:
     """Train, go to Draw: when the run ends the page takes it up there and says so."""
     at = new_app("train")

@@ -39,6 +39,7 @@ POLL_SECONDS = 0.5  # how often the run panel refreshes while a run is going
 BUSY_POLL_SECONDS, BUSY_ROOM_RUNS = 1.0, 8
 TRAIN_CLICKED = "train_clicked"  # session_state: Train was pressed while TensorFlow loaded
 TRAIN_PROBLEM = "train_problem"  # session_state: why the pressed Train queued no run
+TRAIN_TAKEN = "train_taken"  # session_state: a click was taken up in a page run not yet done
 CHART_DOMAINS = "chart_domains"  # session_state: the live charts' y ranges (ui.charts)
 # The settings keep their values while another tab is open; presets.keep_link_current
 # writes them into the address bar.
@@ -80,6 +81,11 @@ def panel_for(busy: bool, running: int) -> Callable[[Session], None]:
 def note_train_click(owner: str) -> None:
     """Train's on_click: queue the run at once (a room's runs then start together), with
     the presenter's push taken up first; while TensorFlow loads, the Train tab does it."""
+    # A newer request that cuts this page's run short gets the click replayed: with the run
+    # already ended (500 images train in 0.1 s), that queued a second one (bench/load.py).
+    if st.session_state.get(TRAIN_TAKEN):
+        return
+    st.session_state[TRAIN_TAKEN] = True
     if not tensorflow_ready():
         st.session_state[TRAIN_CLICKED] = True  # train_tab waits for it, with a spinner
         return
@@ -87,6 +93,11 @@ def note_train_click(owner: str) -> None:
     restore_push()
     st.session_state[TRAIN_PROBLEM] = start_training(
         clicked_settings(st.session_state.presets), owner)
+
+
+def page_run_done() -> None:
+    """The page's whole run has ended: a click of Train from now on is a new one."""
+    st.session_state.pop(TRAIN_TAKEN, None)
 
 
 def clicked_settings(presets: Presets) -> dict[str, float | bool]:
