@@ -649,16 +649,23 @@ def test_the_presenter_pushes_and_every_page_follows_once(room_env: Path) -> Non
     assert late.slider(key="epochs").value == 3 and open_tab_name(late) == "Train"
 
 
+def pushed_participant(epochs: int, dropout: float) -> AppTest:
+    """A participant on the Train tab whose page has taken up the presenter's push of
+    these settings."""
+    participant = new_app("train")
+    presenter = presenter_app()
+    presenter.get_by_key("console_epochs").set_value(epochs)
+    presenter.get_by_key("console_dropout").set_value(dropout)
+    presenter.button(key="presenter_push").click().run()
+    participant.run()  # the room timer takes the push up
+    return participant
+
+
 def test_a_request_sent_before_the_page_drew_the_push_does_not_undo_it(room_env: Path) -> None:
     """A slowed browser on the Train tab clicks as the push lands: its request still holds
     the sliders it showed (epochs 5). The push is put back; the participant's own move of a
     slider, even back to where it was, then stays."""
-    participant = new_app("train")
-    presenter = presenter_app()
-    presenter.get_by_key("console_epochs").set_value(3)
-    presenter.get_by_key("console_dropout").set_value(0.5)
-    presenter.button(key="presenter_push").click().run()
-    participant.run()  # the room timer takes the push up
+    participant = pushed_participant(epochs=3, dropout=0.5)
     assert participant.slider(key="epochs").value == 3
 
     participant.slider(key="epochs").set_value(DEFAULTS.epochs)  # what the stale page held
@@ -678,12 +685,7 @@ def test_train_pressed_before_the_page_drew_the_push_trains_the_push(room_env: P
     sliders (5 epochs, dropout 0.2); the run trains what the presenter pushed."""
     from ui.resources import trainer
 
-    participant = new_app("train")
-    presenter = presenter_app()
-    presenter.get_by_key("console_epochs").set_value(1)
-    presenter.get_by_key("console_dropout").set_value(0.5)
-    presenter.button(key="presenter_push").click().run()
-    participant.run()  # the room timer takes the push up
+    participant = pushed_participant(epochs=1, dropout=0.5)
     participant.slider(key="epochs").set_value(DEFAULTS.epochs)  # what the stale page held
     participant.slider(key="dropout").set_value(DEFAULTS.dropout)
     participant.button(key="train").click().run()
