@@ -37,6 +37,7 @@ class ProtocolPage:
         self.widgets: dict[str, str] = {}  # user key -> widget id
         self.texts: list[tuple[float, str]] = []  # (time.time(), markdown or alert body)
         self.page_hash = ""
+        self.page_runs: list[float] = []  # when each whole run of the page began
         self.finished = asyncio.Event()  # a script run ended
         self._timers: dict[str, asyncio.Task] = {}
         self._socket = None
@@ -111,6 +112,7 @@ class ProtocolPage:
             self.page_hash = message.new_session.page_script_hash
             self.finished.clear()
             if not message.metadata.run.fragment_ids:  # a whole run: it sends its timers
+                self.page_runs.append(arrived)
                 for timer in self._timers.values():
                     timer.cancel()
                 self._timers.clear()

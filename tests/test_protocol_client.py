@@ -1,5 +1,6 @@
-"""bench/protocol_client.py: sessions that speak Streamlit's protocol, with no browser,
-press Train together on the real server; each is shown its own run."""
+"""bench/protocol_client.py: sessions that speak Streamlit's protocol, with no browser, on
+the real server: pressing Train together, each is shown its own run; and a room's runs
+ending leaves the pages whole."""
 
 from __future__ import annotations
 
@@ -49,3 +50,32 @@ def test_pages_pressing_train_together_are_each_shown_their_own_run(server) -> N
         assert name.startswith(f"mlp-e1-d{rate:.2f}-"), saved
     assert len(set(saved)) == len(DROPOUTS)
     assert all((server.models / "runs" / f"{name}.keras").exists() for name in saved)
+
+
+async def ended_while_the_room_trained(url: str) -> tuple[int, int]:
+    """Page A's run ends while B's is held; then B stops and the trainer is idle. A's whole
+    runs before and 4.5 s after (more than its status line's 3-s timer)."""
+    held = ProtocolPage(url, "epochs=20&tab=train")
+    early = ProtocolPage(url, "epochs=1&tab=train")
+    async with held, early:
+        await asyncio.gather(held.loaded("train"), early.loaded("train"))
+        await held.click("train")
+        await held.loaded("pause")  # its run trains: hold it there
+        await held.click("pause")
+        await held.loaded("resume")
+        since = len(early.texts)
+        await early.click("train")
+        await early.wait_for_text(RESULT_MARK, since, timeout=180)
+        await asyncio.sleep(1.0)  # its whole run after the result, the room still training
+        before = len(early.page_runs)
+        await held.click("stop")
+        await held.wait_for_text("Stopped at epoch", timeout=60)
+        await asyncio.sleep(4.5)
+        return before, len(early.page_runs)
+
+
+def test_a_page_is_not_drawn_again_whole_when_the_rooms_runs_end(server) -> None:
+    """Only its status line changes ("Trainer: idle"): 40 pages rerunning whole as the
+    room's runs ended was a burst of work for the server (ui/sidebar.py)."""
+    before, after = asyncio.run(ended_while_the_room_trained(server.url))
+    assert before >= 1 and after == before

@@ -34,6 +34,7 @@ from ui.share import participant_base, qr_dialog
 DEFAULT_APP_URL = "http://localhost:8501/"  # for the share link when the browser's is unknown
 ROOM_WATCHED = "room_watched"  # session_state: this page has the room's timer
 LIVE_STATUS_SECONDS = 3  # while runs train: how often the status line (and a run's end) is checked
+DRAWN_LOADING = "drawn_loading"  # session_state: the page's last whole run had no TensorFlow
 
 
 def sidebar_ui(owner: str, presets: Presets) -> tuple[Session, bool]:
@@ -50,7 +51,8 @@ def sidebar_ui(owner: str, presets: Presets) -> tuple[Session, bool]:
             room_watch_ui(board_open())
         session = Session(owner, *model_picker_ui(Session(owner), presets.model))
         st.divider()
-        busy = not tensorflow_ready() or any(trainer().active_count())  # loading counts too
+        st.session_state[DRAWN_LOADING] = not tensorflow_ready()
+        busy = st.session_state[DRAWN_LOADING] or any(trainer().active_count())
         (live_status_ui if busy else idle_status_ui)(session)
         presenter = workshop_ui(presets, session.choice)
     return session, presenter
@@ -183,8 +185,16 @@ def model_summary(info: ModelInfo) -> str:
 def live_status_ui(session: Session) -> None:
     """The status line while TensorFlow loads or the trainer is busy, refreshed every few
     seconds."""
-    if server_status_ui(session) is False:
-        st.rerun(scope="app")  # the trainer went idle: the page switches to idle_status_ui
+    if status_needs_page_run(server_status_ui(session), st.session_state.get(DRAWN_LOADING)):
+        st.rerun(scope="app")
+
+
+def status_needs_page_run(status: bool | None, drawn_loading: bool | None) -> bool:
+    """Whether the live status line reruns the whole page: once TensorFlow has loaded, if
+    the page was drawn without it. A trainer gone idle changes only this line, which keeps
+    its timer until the page's next run: 40 pages rerunning whole as the room's runs ended
+    was a burst of work for the server, just as everyone looked at their results."""
+    return status is not None and bool(drawn_loading)
 
 
 @st.fragment(run_every=status_seconds())
