@@ -90,14 +90,19 @@ def process_tree(pid: int) -> list[int]:
     return found
 
 
+def process_cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) used so far by this one process; OSError if it is gone."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+
+
 def cpu_seconds(pid: int) -> float:
     """CPU time (user + system) used so far by a process and its live descendants."""
-    total = 0
+    total = 0.0
     for current in process_tree(pid):
         with suppress(OSError):
-            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])  # utime, stime (clock ticks)
-    return total / os.sysconf("SC_CLK_TCK")
+            total += process_cpu_seconds(current)
+    return total
 
 
 def rss_mb(pid: int) -> float:

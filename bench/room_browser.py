@@ -39,6 +39,7 @@ from bench.appserver import (
     copy_shipped_models,
     lower_browser_autogroup,
     niced_chromium,
+    process_cpu_seconds,
     process_tree,
 )
 from bench.protocol_client import ProtocolPage
@@ -144,8 +145,7 @@ def cpu_by_kind(server: int) -> dict[str, float]:
         with contextlib.suppress(OSError):
             if kind == "Chromium" and "chrom" not in Path(f"/proc/{pid}/comm").read_text():
                 continue
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            used[kind] += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+            used[kind] += process_cpu_seconds(pid)
     return used
 
 
