@@ -38,7 +38,6 @@ class ProtocolPage:
         self.texts: list[tuple[float, str]] = []  # (time.time(), markdown or alert body)
         self.page_hash = ""
         self.page_runs: list[float] = []  # when each whole run of the page began
-        self.finished = asyncio.Event()  # a script run ended
         self._timers: dict[str, asyncio.Task] = {}
         self._socket = None
         self._reader: asyncio.Task | None = None
@@ -110,14 +109,11 @@ class ProtocolPage:
         kind = message.WhichOneof("type")
         if kind == "new_session":
             self.page_hash = message.new_session.page_script_hash
-            self.finished.clear()
             if not message.metadata.run.fragment_ids:  # a whole run: it sends its timers
                 self.page_runs.append(arrived)
                 for timer in self._timers.values():
                     timer.cancel()
                 self._timers.clear()
-        elif kind == "script_finished":
-            self.finished.set()
         elif kind == "auto_rerun":
             rerun = message.auto_rerun
             if rerun.fragment_id not in self._timers:
