@@ -152,9 +152,15 @@ def session_presets(room: RoomState | None = None) -> tuple[Presets, bool]:
         if room is not None and any(key in params for key in (*SETTING_KEYS, "tab")):
             st.session_state[SEEN_PUSH] = room.version  # the link's settings win over a push
     if room is not None:
-        follow_push(room)
-        restore_push()
+        take_up_push(room)
     return st.session_state.presets, first_run
+
+
+def take_up_push(room: RoomState) -> None:
+    """Before the widgets are built: the presenter's push not followed yet, and the pushed
+    values a stale request of this page put back."""
+    follow_push(room)
+    restore_push()
 
 
 def follow_push(room: RoomState) -> bool:

@@ -20,11 +20,10 @@ from ui.presets import (
     TAB_NAMES,
     Presets,
     current_settings,
-    follow_push,
     keep_link_current,
-    restore_push,
     share_link,
     tab_label,
+    take_up_push,
     undone_push,
 )
 from ui.resources import model_store, tensorflow_ready, trainer
@@ -90,8 +89,7 @@ def room_watch_ui(board_open: bool) -> None:
         open_tab = st.session_state.get(TAB_KEY)
         if open_tab == tab_label("train") or (state.tab and tab_label(state.tab) != open_tab):
             st.rerun(scope="app")
-        follow_push(state)
-        restore_push()
+        take_up_push(state)
         keep_link_current(st.session_state.presets)
     if board_open and board_fingerprint() != st.session_state.get(BOARD_DRAWN):
         st.rerun(scope="app")

@@ -25,7 +25,7 @@ from ui.draw import room_drawings_count, room_drawings_option
 from ui.format import format_seconds, percent, plain, plural
 from ui.parts import figures_row_ui
 from ui.presenter import room, sync_hold
-from ui.presets import TAB_KEY, Presets, current_values, follow_push, restore_push, tab_label
+from ui.presets import TAB_KEY, Presets, current_values, tab_label, take_up_push
 from ui.resources import model_store, tensorflow_ready, trainer, wait_for_tensorflow
 from ui.session import WATCHED, ModelChoice, Session
 from ui.watch import watch_ui
@@ -89,8 +89,7 @@ def note_train_click(owner: str) -> None:
     if not tensorflow_ready():
         st.session_state[TRAIN_CLICKED] = True  # train_tab waits for it, with a spinner
         return
-    follow_push(room().state)  # as session_presets would, before the settings are read
-    restore_push()
+    take_up_push(room().state)  # as session_presets does, before the settings are read
     st.session_state[TRAIN_PROBLEM] = start_training(
         clicked_settings(st.session_state.presets), owner)
 
