@@ -249,8 +249,6 @@ def y_domain(frame: pd.DataFrame, as_percent: bool) -> list[float] | None:
 
 
 ZOOM_SLACK = 2.0  # a y range already shown is kept until it is this many times too tall
-
-
 ZOOM_SPARE = 0.3  # a new y range gets this share of its height spare on each side
 
 
