@@ -59,14 +59,25 @@ _converted: tuple[MnistData, dict[str, Any]] | None = None
 _converting = threading.Lock()
 
 
+def _as_bytes(images: np.ndarray) -> np.ndarray:
+    """(N, 28, 28) float32 in [0, 1] -> (N, 784) uint8 when each value is a byte / 255, as
+    load_mnist's are (the training loop gathers a quarter of the bytes); else float32."""
+    flat = images.reshape(len(images), PIXELS)
+    as_bytes = np.rint(flat * np.float32(255)).clip(0, 255).astype(np.uint8)
+    back = as_bytes.astype(np.float32)
+    back *= np.float32(1 / 255)  # exactly how data.py scales, and the loop does
+    return as_bytes if np.array_equal(back, flat) else flat
+
+
 def _tensors_of(data: MnistData) -> dict[str, Any]:
-    """x (N, 784) float32, y (N,) int32 and the test set's, as tensors."""
+    """x (N, 784) uint8 (value / 255) or float32, y (N,) int32, and the test set's (float32)
+    as tensors."""
     global _converted
     with _converting:
         if _converted is None or _converted[0].x_train is not data.x_train \
                 or _converted[0].x_test is not data.x_test:
             _converted = (data, {
-                "x": as_tensor(data.x_train.reshape(len(data.x_train), PIXELS)),
+                "x": as_tensor(_as_bytes(data.x_train)),
                 "y": as_tensor(data.y_train.astype(np.int32)),
                 "x_test": as_tensor(data.x_test.reshape(len(data.x_test), PIXELS)),
                 "y_test": as_tensor(data.y_test.astype(np.int32)),

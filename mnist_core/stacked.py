@@ -106,9 +106,9 @@ def _expand(per_model: tf.Tensor, like: tf.Tensor) -> tf.Tensor:
 @tf.function(jit_compile=True)
 def _train_chunk(params, m, v, steps, lr, rate, seeds, x, y, order, weights, n):
     """`n` steps of K models. params/m/v: 4-tuples of (K, ...); steps (K,) int32; lr, rate
-    (K,) float32; seeds (K,) uint32; x (N, 784) float32; y (N,) int32; order, weights
-    (K, CHUNK_STEPS, B). Returns params, m, v, steps and per model the summed loss and
-    correct answers over the chunk's images."""
+    (K,) float32; seeds (K,) uint32; x (N, 784) float32, or uint8 (value / 255); y (N,)
+    int32; order, weights (K, CHUNK_STEPS, B). Returns params, m, v, steps and per model the
+    summed loss and correct answers over the chunk's images."""
     batch, hidden = order.shape[2], params[0].shape[2]
     grid = tf.reshape(tf.cast(tf.range(batch * hidden), tf.uint32), (1, batch, hidden))
     keep_rate = _expand(rate, grid)
@@ -118,6 +118,8 @@ def _train_chunk(params, m, v, steps, lr, rate, seeds, x, y, order, weights, n):
         w1, b1, w2, b2 = params
         index, weight = tf.gather(order, i, axis=1), tf.gather(weights, i, axis=1)  # (K, B)
         images, labels = tf.gather(x, index), tf.gather(y, index)  # (K, B, 784), (K, B)
+        if images.dtype == tf.uint8:  # a quarter of the bytes to gather; the same floats
+            images = tf.cast(images, tf.float32) * np.float32(1 / 255)  # as load_mnist's
         pre = tf.einsum("kbi,kih->kbh", images, w1) + b1[:, None]  # (K, B, H)
         key = _fmix(seeds * np.uint32(_GOLDEN)
                     + _fmix(tf.cast(steps, tf.uint32) + np.uint32(_STEP_SALT)))
@@ -132,7 +134,8 @@ def _train_chunk(params, m, v, steps, lr, rate, seeds, x, y, order, weights, n):
         d_logits = (tf.nn.softmax(logits) - onehot) * share[:, :, None]
         d_hidden = (tf.einsum("kbc,khc->kbh", d_logits, w2) * mask
                     * tf.cast(pre > 0, tf.float32))
-        grads = (tf.einsum("kbi,kbh->kih", images, d_hidden), tf.reduce_sum(d_hidden, 1),
+        # (K, 784, B) @ (K, B, H): XLA's dot with the images transposed first is ~5% faster.
+        grads = (tf.matmul(tf.transpose(images, [0, 2, 1]), d_hidden), tf.reduce_sum(d_hidden, 1),
                  tf.einsum("kbh,kbc->khc", hidden_out, d_logits), tf.reduce_sum(d_logits, 1))
         steps = steps + 1
         t = tf.cast(steps, tf.float32)

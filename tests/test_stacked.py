@@ -134,3 +134,27 @@ def test_the_compiled_path_learns_as_well_as_keras_fit(small_mnist):
         accuracy["fit"].append(train_fit(config, small_mnist).test_accuracy)
     assert min(accuracy["compiled"]) > 0.8
     assert abs(np.mean(accuracy["compiled"]) - np.mean(accuracy["fit"])) < 0.02, accuracy
+
+
+def test_images_as_bytes_train_exactly_as_their_floats(small_mnist, tensors):
+    """The room gathers MNIST as bytes (value / 255): the same images, the same training."""
+    from mnist_core.room_trainer import _as_bytes
+
+    as_bytes = _as_bytes(small_mnist.x_train)
+    assert as_bytes.dtype == np.uint8 and as_bytes.shape == (2000, 784)
+    byte_tensors = (as_tensor(as_bytes), tensors[1])
+    members = [Member(ModelState(init_weights(seed, 128)), 1e-3, 0.3, seed) for seed in (4, 5)]
+    floats, _ = train_stack(members, tensors, 8, seeds=(4, 5))
+    bytes_, _ = train_stack(members, byte_tensors, 8, seeds=(4, 5))
+    for k in range(2):
+        for got, want in zip(bytes_.weights(k), floats.weights(k), strict=True):
+            np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-7)
+
+
+def test_images_that_are_not_bytes_stay_float(small_mnist):
+    from mnist_core.room_trainer import _as_bytes
+
+    images = small_mnist.x_train[:10] * np.float32(0.5)  # not all k / 255 any more
+    kept = _as_bytes(images)
+    assert kept.dtype == np.float32
+    np.testing.assert_array_equal(kept, images.reshape(10, 784))
