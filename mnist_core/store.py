@@ -204,10 +204,15 @@ class ModelStore:
         folder, _, name = ref.rpartition("/")
         if folder not in ("", RUNS_SUBDIR):
             raise InvalidNameError(f"invalid model reference {ref!r}: not in the models folder")
-        base = self.root if folder == "" else self.runs_dir
-        path = (base / f"{check_name(name)}{MODEL_SUFFIX}").resolve()
-        if path.parent != base.resolve():  # belt and braces against symlink tricks
-            raise InvalidNameError(f"invalid model reference {ref!r}: outside the models folder")
+        base = (self.root if folder == "" else self.runs_dir).resolve()
+        path = base / f"{check_name(name)}{MODEL_SUFFIX}"
+        # Only a link can lead out of the folder: resolving every entry's whole path was
+        # most of a listing (two realpaths each, listed on every run of every page).
+        if path.is_symlink():
+            path = path.resolve()
+            if path.parent != base:
+                raise InvalidNameError(
+                    f"invalid model reference {ref!r}: outside the models folder")
         return path
 
     def list_models(self) -> list[ModelInfo]:

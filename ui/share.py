@@ -15,6 +15,8 @@ LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1", "[::1]", "0.0.0.0")
 SIOCGIFADDR = 0x8915  # Linux ioctl: an interface's IPv4 address
 
 
+# Asked on every run of a page with the workshop panel: a socket per interface cost ~2 ms.
+@st.cache_data(ttl=60, show_spinner=False)
 def lan_addresses() -> list[str]:
     """This machine's IPv4 addresses on its networks, loopback left out (sends nothing)."""
     found: list[str] = []
