@@ -19,6 +19,18 @@ WAIT = 120  # seconds for a training run on 2,000 images to finish
 TRAIN_LIMIT = "2000"
 
 
+@pytest.fixture(scope="module")
+def ui_train():
+    """ui.train, imported as the app imports it: the drawing canvas it pulls in registers
+    its component only inside a run of a Streamlit script."""
+    at = AppTest.from_string(f"import sys\nsys.path.insert(0, {str(APP.parent)!r})\n"
+                             "import ui.train", default_timeout=RUN_TIMEOUT).run()
+    assert not at.exception, at.exception
+    from ui import train
+
+    return train
+
+
 @pytest.fixture
 def app_env(models_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A throwaway models folder and a small training set for the app under test."""
@@ -194,14 +206,42 @@ def test_train_starts_the_run_in_the_clicks_own_run_of_the_page(
     (True, 8, "live_run_panel", 0.5),
     (True, 9, "busy_room_run_panel", 1.0),  # 40 pages polling twice a second slowed the room
 ])
-def test_a_busy_room_refreshes_its_run_panels_once_a_second(busy, running, panel,
-                                                           seconds) -> None:
-    from ui import train
-
+def test_a_busy_room_refreshes_its_run_panels_once_a_second(busy, running, panel, seconds,
+                                                           ui_train) -> None:
+    train = ui_train
     assert train.panel_for(busy, running) is getattr(train, panel)
     if seconds is not None:
         assert {"live_run_panel": train.POLL_SECONDS,
                 "busy_room_run_panel": train.BUSY_POLL_SECONDS}[panel] == seconds
+
+
+def snapshot(status: str = "running", step: int = 900, elapsed: float = 0.9, **changes):
+    """A run's snapshot as the panel sees it: 1 epoch of 1,000 steps, `step` done after
+    `elapsed` seconds."""
+    from mnist_core.jobs import JobSnapshot, JobStatus
+    from mnist_core.training import ProgressEvent
+
+    latest = ProgressEvent("batch", 1, 1, step, 1000, 0.3, 0.9, elapsed)
+    fields = dict(job_id="j", owner="o", config=DEFAULTS, status=JobStatus(status),
+                  queue_position=None, submitted=0.0, latest=latest, batch_points=(),
+                  epoch_points=(), ref=None, test_loss=None, test_accuracy=None,
+                  epochs_completed=None, seconds=None, error=None, save_error=None)
+    return JobSnapshot(**{**fields, **changes})
+
+
+@pytest.mark.parametrize(("job", "poll", "wait"), [
+    (snapshot(step=900, elapsed=0.9), 0.5, 0.4),  # 0.1 s left: wait for the end
+    (snapshot(step=900, elapsed=0.9), 1.0, 0.8),  # a busy room's slower poll
+    (snapshot(step=500, elapsed=0.5), 0.5, 0.0),  # 0.5 s left: the next poll sees it
+    (snapshot(step=0, elapsed=0.0), 0.5, 0.0),  # nothing to go on yet
+    (snapshot(latest=None), 0.5, 0.0),  # queued or starting
+    (snapshot(paused=True), 0.5, 0.0),  # held: it ends when its owner says
+    (snapshot(slow_motion=1.0), 0.5, 0.0),  # its pace is not its estimate
+    (snapshot("finished"), 0.5, 0.0),
+])
+def test_a_poll_waits_for_a_run_that_ends_before_the_next_one(job, poll, wait,
+                                                            ui_train) -> None:
+    assert ui_train.end_wait(job, poll) == pytest.approx(wait)
 
 
 def test_a_click_replayed_after_its_run_was_cut_short_trains_once(app_env: Path) -> None:
@@ -845,10 +885,8 @@ def test_the_overfit_preset_and_a_gap_said_as_it_is(app_env: Path) -> None:
     (0.95, 0.97, 0.2, "No overfitting"),
     (0.97, 0.96, 0.2, "No overfitting"),
 ])
-def test_gap_note(train: float, test: float, dropout: float, expected: str) -> None:
-    from ui.train import gap_note
-
-    assert expected in gap_note(train, test, dropout)
+def test_gap_note(train: float, test: float, dropout: float, expected: str, ui_train) -> None:
+    assert expected in ui_train.gap_note(train, test, dropout)
 
 
 def test_own_runs_are_marked_on_the_board(models_dir: Path) -> None:

@@ -37,6 +37,9 @@ POLL_SECONDS = 0.5  # how often the run panel refreshes while a run is going
 # In a busy room, once a second: 40 pages polling twice a second took ~0.3 of the server's
 # 2 cores from training (7 ms a poll; bench/protocol_client.py).
 BUSY_POLL_SECONDS, BUSY_ROOM_RUNS = 1.0, 8
+# A poll that expects its run to end before the next poll waits for the end (up to this
+# share of the interval), so the result shows when the run ends, not up to a poll later.
+END_WAIT_SHARE = 0.8
 TRAIN_CLICKED = "train_clicked"  # session_state: Train was pressed while TensorFlow loaded
 TRAIN_PROBLEM = "train_problem"  # session_state: why the pressed Train queued no run
 TRAIN_TAKEN = "train_taken"  # session_state: a click was taken up in a page run not yet done
@@ -179,13 +182,13 @@ def start_training(settings: dict[str, float | bool], owner: str) -> tuple[str, 
 @st.fragment(run_every=POLL_SECONDS)
 def live_run_panel(session: Session) -> None:
     """The run panel, refreshed on its own while a run is queued or training."""
-    run_panel_body(session)
+    run_panel_body(session, POLL_SECONDS)
 
 
 @st.fragment(run_every=BUSY_POLL_SECONDS)
 def busy_room_run_panel(session: Session) -> None:
     """The live run panel while more than BUSY_ROOM_RUNS runs train: once a second."""
-    run_panel_body(session)
+    run_panel_body(session, BUSY_POLL_SECONDS)
 
 
 @st.fragment
@@ -194,13 +197,27 @@ def run_panel(session: Session) -> None:
     run_panel_body(session)
 
 
-def run_panel_body(session: Session) -> None:
-    """The latest run of this session: live while it runs, its results once it ends."""
+def end_wait(job: JobSnapshot, poll_seconds: float) -> float:
+    """Seconds for a poll to wait for its run's end: 0 unless the run trains and is expected
+    to end before the next poll."""
+    latest = job.latest
+    if (job.status.done or job.paused or job.slow_motion or latest is None or latest.paused
+            or latest.seconds_left is None or latest.seconds_left >= poll_seconds):
+        return 0.0
+    return END_WAIT_SHARE * poll_seconds
+
+
+def run_panel_body(session: Session, poll_seconds: float = 0.0) -> None:
+    """The latest run of this session: live while it runs, its results once it ends (a
+    poll of `poll_seconds` waits for an end expected before the next one)."""
     jobs = session.jobs()
     if not jobs:
         st.info("No run yet. Choose epochs and dropout, then press **Train**.")
         return
     job = jobs[-1]
+    wait = end_wait(job, poll_seconds) if poll_seconds else 0.0
+    if wait:  # the script thread sleeps on the trainer's condition: no CPU meanwhile
+        job = trainer().wait(job.job_id, timeout=wait)
     just_ended = job.status.done and st.session_state.get("polling_job") == job.job_id
     if not job.status.done:
         st.session_state.polling_job = job.job_id
