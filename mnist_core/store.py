@@ -164,6 +164,14 @@ _reserved: set[Path] = set()
 _reserved_lock = threading.Lock()
 
 
+# The last listing of each models folder, with the folders' stamp it was read at: every run
+# of every page lists the models (twice), and a workshop's folder holds hundreds of runs.
+_listings: dict[str, tuple[tuple[int, ...], list[ModelInfo]]] = {}
+# A folder changed this recently may change again within the same modification time (its
+# clock ticks every few ms): its listing is read again until then, as git treats racy files.
+SETTLED_NS = 2_000_000_000
+
+
 class ModelStore:
     """The models folder: shipped models at the top, user runs in runs/."""
 
@@ -217,11 +225,38 @@ class ModelStore:
 
     def list_models(self) -> list[ModelInfo]:
         """Shipped models (by name), then runs (newest first); temp files are skipped. Never
-        raises for a bad entry: it is listed with `problem` saying why it can't be used."""
+        raises for a bad entry: it is listed with `problem` saying why it can't be used.
+        Read again whenever either folder has changed (a save renames a file into it)."""
+        stamp = self.folders_stamp()  # before the scan: a change meanwhile gives a new one
+        cached = _listings.get(str(self.root))
+        if stamp is not None and cached is not None and cached[0] == stamp:
+            return list(cached[1])
         shipped = sorted(self._scan(self.root, shipped=True), key=lambda found: found[1].ref)
         runs = sorted(self._scan(self.runs_dir, shipped=False), key=lambda found: found[0],
                       reverse=True)
-        return [info for _, info in shipped + runs]
+        infos = [info for _, info in shipped + runs]
+        if stamp is not None:
+            _listings[str(self.root)] = (stamp, infos)
+        return list(infos)
+
+    def folders_stamp(self) -> tuple[int, ...] | None:
+        """The models and runs folders' inode and modification time, or None if they can't
+        be read or changed within SETTLED_NS (a listing then is read afresh)."""
+        stamp = []
+        for folder in (self.root, self.runs_dir):
+            try:
+                status = os.stat(folder)
+            except FileNotFoundError:
+                if folder == self.root:
+                    return None
+                stamp += [-1, -1]  # no runs yet: making the folder changes the root's stamp
+                continue
+            except OSError:
+                return None
+            if time.time_ns() - status.st_mtime_ns < SETTLED_NS:
+                return None
+            stamp += [status.st_ino, status.st_mtime_ns]
+        return tuple(stamp)
 
     def _scan(self, folder: Path, shipped: bool) -> list[tuple[float, ModelInfo]]:
         """(modification time, info) of each model-named entry in `folder`."""

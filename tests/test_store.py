@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 import zipfile
 from pathlib import Path
 
@@ -233,3 +234,24 @@ def test_a_second_save_builds_no_throwaway_layers(store, trained, monkeypatch):
     ref = save_result(store, trained)
     assert built == []
     assert store.load(ref).count_params() == trained.model.count_params()
+
+
+def test_a_listing_is_read_again_only_once_a_folder_changed(store, trained, monkeypatch):
+    first = save_result(store, trained)
+    reads = []
+    read = ModelStore.read_metadata
+    monkeypatch.setattr(ModelStore, "read_metadata",
+                        lambda self, ref: (reads.append(ref), read(self, ref))[1])
+    assert first in [info.ref for info in store.list_models()]
+    assert reads, "a folder changed a moment ago is listed afresh"
+    settled = time.time() - 10
+    for folder in (store.root, store.runs_dir):
+        os.utime(folder, (settled, settled))
+    store.list_models()
+    reads.clear()
+    assert [info.ref for info in ModelStore(store.root).list_models()] == \
+        [info.ref for info in store.list_models()]
+    assert reads == []  # nothing changed: the listing read before
+    second = save_result(store, trained)
+    assert {first, second} <= {info.ref for info in store.list_models()}
+    assert second in reads
