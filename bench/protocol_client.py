@@ -38,7 +38,6 @@ class ProtocolPage:
         self.texts: list[tuple[float, str]] = []  # (time.time(), markdown or alert body)
         self.page_hash = ""
         self.page_runs: list[float] = []  # when each whole run of the page began
-        self.fragment_runs: list[float] = []  # and each run of a fragment alone
         self._timers: dict[str, asyncio.Task] = {}
         self._socket = None
         self._reader: asyncio.Task | None = None
@@ -115,8 +114,6 @@ class ProtocolPage:
                 for timer in self._timers.values():
                     timer.cancel()
                 self._timers.clear()
-            else:
-                self.fragment_runs.append(arrived)
         elif kind == "auto_rerun":
             rerun = message.auto_rerun
             if rerun.fragment_id not in self._timers:

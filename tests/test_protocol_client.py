@@ -1,7 +1,6 @@
 """bench/protocol_client.py: sessions that speak Streamlit's protocol, with no browser, on
-the real server: pressing Train together, each is shown its own run; a result shown while
-the room trains redraws its page a poll later; and a room's runs ending leaves the pages
-whole."""
+the real server: pressing Train together, each is shown its own run; and a room's runs
+ending leaves the pages whole."""
 
 from __future__ import annotations
 
@@ -80,43 +79,3 @@ def test_a_page_is_not_drawn_again_whole_when_the_rooms_runs_end(server) -> None
     room's runs ended was a burst of work for the server (ui/sidebar.py)."""
     before, after = asyncio.run(ended_while_the_room_trained(server.url))
     assert before >= 1 and after == before
-
-
-async def whole_run_after_the_result(url: str, room_trains: bool) -> tuple[float, list[float]]:
-    """A page's 1-epoch run ends, with another page's run held in training or alone: when
-    its result came, and when its fragment and whole runs began after it."""
-    held = ProtocolPage(url, "epochs=20&tab=train")
-    page = ProtocolPage(url, "epochs=1&tab=train")
-    async with held, page:
-        await asyncio.gather(held.loaded("train"), page.loaded("train"))
-        if room_trains:
-            await held.click("train")
-            await held.loaded("pause")
-            await held.click("pause")
-            await held.loaded("resume")
-        since, runs = len(page.texts), len(page.page_runs)
-        await page.click("train")
-        shown = await page.wait_for_text(RESULT_MARK, since, timeout=180)
-        deadline = asyncio.get_running_loop().time() + 10
-        while len(page.page_runs) <= runs + 1 or page.page_runs[-1] < shown:
-            assert asyncio.get_running_loop().time() < deadline, "no whole run after the result"
-            await asyncio.sleep(0.05)
-        whole = next(t for t in page.page_runs if t >= shown)
-        between = [t for t in page.fragment_runs if shown < t < whole]
-        if room_trains:
-            await held.click("stop")
-            await held.wait_for_text("Stopped at epoch", timeout=60)
-        return whole - shown, between
-
-
-@pytest.mark.parametrize("room_trains", [True, False])
-def test_a_result_shown_while_the_room_trains_redraws_its_page_a_poll_later(
-        server, room_trains) -> None:
-    """The whole run that lists the new model waits for the page's next poll while other
-    runs train (each page's whole run would hold up the next page's result); alone, it
-    follows the result at once."""
-    after, polls_between = asyncio.run(whole_run_after_the_result(server.url, room_trains))
-    if room_trains:
-        assert len(polls_between) == 1, (after, polls_between)
-    else:
-        assert polls_between == [], (after, polls_between)

@@ -40,7 +40,6 @@ BUSY_POLL_SECONDS, BUSY_ROOM_RUNS = 1.0, 8
 # A poll that expects its run to end before the next poll waits for the end (up to this
 # share of the interval), so the result shows when the run ends, not up to a poll later.
 END_WAIT_SHARE = 0.8
-RESULT_SHOWN = "shown:"  # polling_job's prefix: the result is drawn, the whole run is due
 TRAIN_CLICKED = "train_clicked"  # session_state: Train was pressed while TensorFlow loaded
 TRAIN_PROBLEM = "train_problem"  # session_state: why the pressed Train queued no run
 TRAIN_TAKEN = "train_taken"  # session_state: a click was taken up in a page run not yet done
@@ -219,25 +218,16 @@ def run_panel_body(session: Session, poll_seconds: float = 0.0) -> None:
     wait = end_wait(job, poll_seconds) if poll_seconds else 0.0
     if wait:  # the script thread sleeps on the trainer's condition: no CPU meanwhile
         job = trainer().wait(job.job_id, timeout=wait)
-    polled = st.session_state.get("polling_job")
+    just_ended = job.status.done and st.session_state.get("polling_job") == job.job_id
     if not job.status.done:
         st.session_state.polling_job = job.job_id
-    run_view_ui(job)
-    if not job.status.done:
-        return
-    # The result is on screen already; one whole run then lists the new model in the
-    # sidebar and frees Train. While other runs train it waits a poll: a room's runs end
-    # together, and each page's whole run would hold up the next page's result.
-    if polled == RESULT_SHOWN + job.job_id:
+    elif just_ended:
         del st.session_state["polling_job"]
-        if poll_seconds:  # else this is that whole run
-            st.rerun()
-    elif polled == job.job_id:
-        if poll_seconds and sum(trainer().active_count()):
-            st.session_state.polling_job = RESULT_SHOWN + job.job_id
-        else:
-            del st.session_state["polling_job"]
-            st.rerun()
+    run_view_ui(job)
+    if just_ended:
+        # The result is on screen already; one full rerun then lists the new model in the
+        # sidebar (a room's runs end together: their results should not wait for it).
+        st.rerun()
 
 
 def run_view_ui(job: JobSnapshot) -> None:
