@@ -208,11 +208,10 @@ def test_train_starts_the_run_in_the_clicks_own_run_of_the_page(
 ])
 def test_a_busy_room_refreshes_its_run_panels_once_a_second(busy, running, panel, seconds,
                                                            ui_train) -> None:
-    train = ui_train
-    assert train.panel_for(busy, running) is getattr(train, panel)
+    assert ui_train.panel_for(busy, running) is getattr(ui_train, panel)
     if seconds is not None:
-        assert {"live_run_panel": train.POLL_SECONDS,
-                "busy_room_run_panel": train.BUSY_POLL_SECONDS}[panel] == seconds
+        assert {"live_run_panel": ui_train.POLL_SECONDS,
+                "busy_room_run_panel": ui_train.BUSY_POLL_SECONDS}[panel] == seconds
 
 
 def snapshot(status: str = "running", step: int = 900, elapsed: float = 0.9, **changes):
@@ -238,6 +237,7 @@ def snapshot(status: str = "running", step: int = 900, elapsed: float = 0.9, **c
     (snapshot(paused=True), 0.5, 0.0),  # held: it ends when its owner says
     (snapshot(slow_motion=1.0), 0.5, 0.0),  # its pace is not its estimate
     (snapshot("finished"), 0.5, 0.0),
+    (snapshot(step=900, elapsed=0.9), 0.0, 0.0),  # the still panel of a whole run
 ])
 def test_a_poll_waits_for_a_run_that_ends_before_the_next_one(job, poll, wait,
                                                             ui_train) -> None:

@@ -215,7 +215,7 @@ def run_panel_body(session: Session, poll_seconds: float = 0.0) -> None:
         st.info("No run yet. Choose epochs and dropout, then press **Train**.")
         return
     job = jobs[-1]
-    wait = end_wait(job, poll_seconds) if poll_seconds else 0.0
+    wait = end_wait(job, poll_seconds)  # 0 for a panel that does not poll
     if wait:  # the script thread sleeps on the trainer's condition: no CPU meanwhile
         job = trainer().wait(job.job_id, timeout=wait)
     just_ended = job.status.done and st.session_state.get("polling_job") == job.job_id
