@@ -5,7 +5,8 @@ its own threads). The messages are plain tuples and picklable dataclasses, so a 
 hosting a RoomWorker can implement the same interface:
 
     start(on_event)              # on_event(Progress | Held | Finished | Failed)
-    add(job_id, config)          # a stackable TrainConfig; the executor picks a worker
+    add(job_id, config, save_to) # a stackable TrainConfig; the executor picks a worker, which
+                                 # saves the run there (SaveTo) if it shares this disk
     command(job_id, name, *args) # "stop", "pause", "resume", "step"(n), "slow_motion"(s)
     close()
 
@@ -24,10 +25,13 @@ import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from mnist_core.config import TrainConfig
 from mnist_core.data import MnistData, load_mnist
+
+if TYPE_CHECKING:
+    from mnist_core.room_trainer import SaveTo
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +44,7 @@ class Executor(Protocol):
     """Hosts RoomWorkers; see the module docstring."""
 
     def start(self, on_event: Callable[[Any], None]) -> None: ...
-    def add(self, job_id: str, config: TrainConfig) -> None: ...
+    def add(self, job_id: str, config: TrainConfig, save_to: SaveTo | None = None) -> None: ...
     def command(self, job_id: str, name: str, *args: Any) -> None: ...
     def close(self) -> None: ...
 
@@ -58,10 +62,12 @@ def serve(worker: Any, commands: Any, warm: bool = True) -> None:
             except queue.Empty:
                 break
             if message == CLOSE:
+                worker.close()  # the runs being saved still reach the server
                 return
             name, job_id, *args = message
             if name == "add":
-                worker.add(job_id, *args)
+                config, *save_to = args
+                worker.add(job_id, config, save_to=save_to[0] if save_to else None)
             else:
                 worker.command(job_id, name, *args)
             block = False  # a command came: train before blocking again
@@ -81,11 +87,11 @@ class ThreadExecutor:
     def start(self, on_event: Callable[[Any], None]) -> None:
         self._on_event = on_event
 
-    def add(self, job_id: str, config: TrainConfig) -> None:
+    def add(self, job_id: str, config: TrainConfig, save_to: SaveTo | None = None) -> None:
         if self._thread is None:  # lazily: the first run starts the worker
             self._thread = threading.Thread(target=self._serve, name="room-worker", daemon=True)
             self._thread.start()
-        self._commands.put(("add", job_id, config))
+        self._commands.put(("add", job_id, config, save_to))
 
     def command(self, job_id: str, name: str, *args: Any) -> None:
         self._commands.put((name, job_id, *args))
@@ -238,7 +244,7 @@ class ProcessExecutor:
     def start(self, on_event: Callable[[Any], None]) -> None:
         self._on_event = on_event
 
-    def add(self, job_id: str, config: TrainConfig) -> None:
+    def add(self, job_id: str, config: TrainConfig, save_to: SaveTo | None = None) -> None:
         with self._lock:
             while len(self._procs) < self.workers:
                 self._procs.append(_Process(self.progress_interval, self.niceness,
@@ -247,7 +253,7 @@ class ProcessExecutor:
             with proc.lock:
                 proc.runs.add(job_id)
             self._where[job_id] = proc
-        proc.send(("add", job_id, config))
+        proc.send(("add", job_id, config, save_to))
 
     def command(self, job_id: str, name: str, *args: Any) -> None:
         with self._lock:

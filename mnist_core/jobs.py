@@ -27,7 +27,7 @@ from mnist_core.data import DATA_CHECKSUM, MnistData, load_mnist
 from mnist_core.errors import BackendError, BusyError, ConfigError, MnistStudioError
 from mnist_core.model import build_model
 from mnist_core.naming import run_stem
-from mnist_core.room_trainer import Failed, Finished, Held, Progress, stackable
+from mnist_core.room_trainer import Failed, Finished, Held, Progress, SaveTo, stackable
 from mnist_core.settings import (
     ROOM_RUNS_PER_WORKER,
     configured_max_training_jobs,
@@ -188,8 +188,7 @@ class JobManager:
         # An explicit limit holds for the room too (a queue to show); else it fits 40 runs.
         self.room_capacity = configured or ROOM_RUNS_PER_WORKER * max(1, workers)
         self._room_running = 0
-        self._models: dict[int, Any] = {}  # one Keras model per width converts every result
-        self._convert_lock = threading.Lock()
+        self._saver = OutcomeSaver()  # results the room's workers could not save
         if self.room is not None:
             self.room.start(self._on_room_event)
         self._data_loader = data_loader
@@ -410,7 +409,9 @@ class JobManager:
             self._room_running += 1
             job.status = JobStatus.RUNNING
             self._lock.notify_all()
-            self.room.add(job_id, job.config)
+            # Saved by its worker (beside its training, off this server's GIL), the store's
+            # folder being on the worker's disk too (not so for Ray: it ignores this).
+            self.room.add(job_id, job.config, SaveTo(str(self.store.root), job.owner))
             if job.gate.slow_motion:
                 self.room.command(job_id, "slow_motion", job.gate.slow_motion)
 
@@ -431,7 +432,7 @@ class JobManager:
                 if isinstance(event, Failed):
                     error = event.message
                 else:
-                    status, error = self._save_room_result(job, event.outcome), None
+                    status, error = self._save_room_result(job, event), None
             except BaseException as e:  # even SystemExit: it would only end this thread
                 log.exception("saving job %s failed", job.job_id)
                 error = f"{type(e).__name__}: {e}"
@@ -442,19 +443,17 @@ class JobManager:
                     self._dispatch_room()
                     self._lock.notify_all()
 
-    def _save_room_result(self, job: _Job, outcome: Any) -> JobStatus:
-        """Save a room run through one reused Keras model per width (not one per run)."""
-        config = outcome.config
-        with self._convert_lock:
-            model = self._models.get(config.hidden_units)
-            if model is None:
-                model = self._models[config.hidden_units] = build_model(
-                    hidden_units=config.hidden_units)
-            model.get_layer("dropout").rate = config.dropout  # what the saved file says
-            model.optimizer.learning_rate.assign(config.learning_rate)
-            result = result_from(outcome, model)
-            status = self._save(job, result, keep=lambda: result_from(outcome))
-        return status
+    def _save_room_result(self, job: _Job, event: Finished) -> JobStatus:
+        """Record a room run its worker saved; else save it here (kept in memory if not)."""
+        outcome = event.outcome
+        if event.ref is not None:
+            return self._record(job, outcome, event.ref)
+        if event.save_error is not None:
+            log.warning("job %s: its worker could not save it (%s): saving it here",
+                        job.job_id, event.save_error)
+        with self._saver.lock:
+            return self._save(job, self._saver.result(outcome),
+                              keep=lambda: result_from(outcome))
 
     def _train_and_save(self, job: _Job, data: MnistData) -> JobStatus:
         """Train, then save; a failed save is reported on the job, which keeps its model."""
@@ -471,7 +470,12 @@ class JobManager:
         except Exception as e:
             log.exception("saving job %s failed", job.job_id)
             save_error = f"{type(e).__name__}: {e}"
-        model = keep() if ref is None else None
+        return self._record(job, result, ref, save_error, keep() if ref is None else None)
+
+    def _record(self, job: _Job, result: TrainResult | Any, ref: str | None,
+                save_error: str | None = None, model: Any = None) -> JobStatus:
+        """A run's figures (a TrainResult or the room's RunOutcome), where it was saved, or
+        why not and the model kept in its place."""
         with self._lock:
             job.test_loss, job.test_accuracy = result.test_loss, result.test_accuracy
             job.epochs_completed, job.seconds = result.epochs_completed, result.seconds
@@ -559,6 +563,31 @@ def _forget_traced_gradients(keep: set[str]) -> None:
                 registry.pop(key, None)
     except Exception:  # it only saves memory: never worth failing the end of a job
         log.warning("could not drop TensorFlow's traced custom gradients", exc_info=True)
+
+
+class OutcomeSaver:
+    """Saves the room's finished runs as quickstart models through one reused Keras model
+    per width (a model per run held ~390 MB for 40 runs); used by the server and workers."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()  # held around result() and the save of what it gave
+        self._models: dict[int, Any] = {}
+
+    def result(self, outcome: Any) -> TrainResult:
+        """The outcome in this saver's model for its width (call with `lock` held)."""
+        config = outcome.config
+        model = self._models.get(config.hidden_units)
+        if model is None:
+            model = self._models[config.hidden_units] = build_model(
+                hidden_units=config.hidden_units)
+        model.get_layer("dropout").rate = config.dropout  # what the saved file says
+        model.optimizer.learning_rate.assign(config.learning_rate)
+        return result_from(outcome, model)
+
+    def save(self, store: ModelStore, outcome: Any, owner: str = "") -> str:
+        """Save a finished room run (a RunOutcome) as a fresh run in `store`; its ref."""
+        with self.lock:
+            return save_result(store, self.result(outcome), owner=owner)
 
 
 def metadata_for(result: TrainResult, description: str = "", owner: str = "") -> ModelMetadata:

@@ -175,7 +175,9 @@ class RayExecutor:
     def start(self, on_event: Callable[[Any], None]) -> None:
         self._on_event = on_event
 
-    def add(self, job_id: str, config: TrainConfig) -> None:
+    def add(self, job_id: str, config: TrainConfig, save_to: Any = None) -> None:
+        """Train a run on the cluster; this server saves it (`save_to` is ignored: a host may
+        not share this disk)."""
         workers = self.workers  # asked outside the lock: a call to the cluster
         with self._lock:
             if self._data_ref is None:  # once per cluster: every actor reads this copy

@@ -10,7 +10,9 @@ it emits, so the same worker serves a thread, a worker process or a Ray actor
 
 from __future__ import annotations
 
+import contextlib
 import math
+import queue
 import threading
 import time
 from collections.abc import Callable
@@ -45,6 +47,7 @@ from mnist_core.training import (
 )
 
 IDLE_POLL = 0.05  # s: how often a worker with only held runs looks at them again
+_SAVER = "saver"  # the last warm-up step: a first save
 
 
 def stackable(config: TrainConfig) -> bool:
@@ -117,10 +120,20 @@ class Held:
 
 @dataclass(frozen=True)
 class Finished:
-    """A run ended (finished or stopped) with its weights."""
+    """A run ended (finished or stopped) with its weights; `ref` when its worker saved it."""
 
     job_id: str
     outcome: RunOutcome
+    ref: str | None = None
+    save_error: str | None = None  # why its worker could not save it (the server tries)
+
+
+@dataclass(frozen=True)
+class SaveTo:
+    """A models folder on this worker's disk, and the owner, to save a finished run with."""
+
+    root: str
+    owner: str
 
 
 @dataclass(frozen=True)
@@ -158,6 +171,7 @@ class _Run:
     trained: bool = False  # at least one chunk: a stop is honoured from then on
     held: bool = False
     parked_until: float = 0.0  # slow motion: out of its group until then
+    save_to: SaveTo | None = None
 
     @property
     def steps_per_epoch(self) -> int:
@@ -188,16 +202,22 @@ class RoomWorker:
         self.groups: list[_Group] = []
         self._data: MnistData | None = None
         self._tensors: dict[str, Any] = {}
-        self._warm = list(BUCKETS)  # group sizes still to compile when idle
+        self._warm: list[Any] = [*BUCKETS, _SAVER]  # to compile (and save) when idle
+        self._saving = _Saving(emit)
 
     @property
     def busy(self) -> bool:
-        """Whether any run is still to finish."""
-        return bool(self.runs)
+        """Whether any run is still to finish (or to be saved)."""
+        return bool(self.runs) or self._saving.pending
+
+    def close(self) -> None:
+        """Wait for the finished runs still being saved (their Finished events)."""
+        self._saving.close()
 
     def add(self, job_id: str, config: TrainConfig, gate: PauseGate | None = None,
-            stop: threading.Event | None = None) -> None:
-        """Take a run; it joins a group at the next chunk (a Failed event if it cannot)."""
+            stop: threading.Event | None = None, save_to: SaveTo | None = None) -> None:
+        """Take a run; it joins a group at the next chunk (a Failed event if it cannot).
+        With `save_to` this worker saves it when it ends, in a thread of its own."""
         try:
             if not stackable(config):
                 raise MnistStudioError(f"the room trains only the quickstart MLP, not {config}")
@@ -210,7 +230,7 @@ class RoomWorker:
                 peek = (data.x_test[PEEK_DIGIT].reshape(PIXELS), int(data.y_test[PEEK_DIGIT]))
             run = _Run(job_id, config, gate or PauseGate(), stop or threading.Event(),
                        ModelState(init_weights(config.seed, config.hidden_units)), count,
-                       x_test, y_test, peek)
+                       x_test, y_test, peek, save_to=save_to)
         except (MnistStudioError, ValueError) as e:
             self.emit(Failed(job_id, str(e)))
             return
@@ -273,6 +293,10 @@ class RoomWorker:
             evaluate(init_weights(0, DEFAULTS.hidden_units), *self._test_slice(len(data.x_test)))
             return True
         size = self._warm.pop(0)
+        if size == _SAVER:
+            with contextlib.suppress(Exception):  # no temporary folder: the first save pays
+                self._saving.warm_up()
+            return True
         blank = ModelState(init_weights(0, DEFAULTS.hidden_units))
         stack = Stack([Member(blank, 0.0, 0.0, 0)] * size, DEFAULTS.hidden_units)
         empty = np.zeros((0, DEFAULTS.batch_size), np.int32)
@@ -394,7 +418,7 @@ class RoomWorker:
             val_loss, val_accuracy = evaluate(run.state.weights, run.x_test, run.y_test)
             run.history["val_loss"].append(val_loss)
             run.history["val_accuracy"].append(val_accuracy)
-        self.emit(Finished(run.job_id, RunOutcome(
+        outcome = RunOutcome(
             config=run.config,
             weights=run.state.weights,
             history={key: list(values) for key, values in run.history.items() if values},
@@ -403,7 +427,11 @@ class RoomWorker:
             epochs_completed=run.epoch - 1,
             stopped=stopped,
             seconds=time.perf_counter() - run.started,
-        )))
+        )
+        if run.save_to is None:
+            self.emit(Finished(run.job_id, outcome))
+        else:  # off this loop: the other runs train on meanwhile
+            self._saving.put(run.job_id, outcome, run.save_to)
 
     def _event(self, run: _Run, kind: str, weights: list[np.ndarray] | None = None,
                step: int | None = None, paused: bool = False,
@@ -434,3 +462,70 @@ class RoomWorker:
         units = kernel[:, list(PEEK_UNITS)].T.reshape(len(PEEK_UNITS), 28, 28)
         logits = np.maximum(image @ kernel + bias, 0) @ out_kernel + out_bias
         return Peek(units, softmax(logits), PEEK_DIGIT, label)
+
+
+class _Saving:
+    """Saves finished runs in a thread of the worker (a room's runs end together: on the
+    server their saves queued on its one GIL, ~15 ms each), then emits their Finished."""
+
+    def __init__(self, emit: Callable[[Event], None]) -> None:
+        self.emit = emit
+        self._queue: queue.Queue = queue.Queue()
+        self._thread: threading.Thread | None = None
+        self._saver: Any = None  # an OutcomeSaver, made at the first save
+
+    @property
+    def pending(self) -> bool:
+        """Whether a finished run is still to be saved."""
+        return self._queue.unfinished_tasks > 0
+
+    def put(self, job_id: str, outcome: RunOutcome, save_to: SaveTo) -> None:
+        """Save a finished run, then emit its Finished (with its ref, or why not)."""
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._serve, name="room-saving", daemon=True)
+            self._thread.start()
+        self._queue.put((job_id, outcome, save_to))
+
+    def close(self) -> None:
+        """Wait until every run put has been saved (or failed to be)."""
+        self._queue.join()
+
+    def warm_up(self) -> None:
+        """Save a blank run to a temporary folder: a worker's first save builds its Keras
+        model and walks Keras' saving code for the first time (~80 ms, against ~8)."""
+        import tempfile
+
+        from mnist_core.store import ModelStore
+
+        blank = RunOutcome(DEFAULTS, init_weights(0, DEFAULTS.hidden_units), {}, 0.0, 0.0,
+                           0, False, 0.0)
+        with tempfile.TemporaryDirectory(prefix="mnist-warm-") as folder:
+            self._saver_now().save(ModelStore(folder), blank)
+
+    def _saver_now(self) -> Any:
+        from mnist_core.jobs import OutcomeSaver  # the server saves the same way
+
+        if self._saver is None:
+            self._saver = OutcomeSaver()
+        return self._saver
+
+    def _serve(self) -> None:
+        while True:
+            job_id, outcome, save_to = self._queue.get()
+            try:
+                self.emit(self._save(job_id, outcome, save_to))
+            finally:
+                self._queue.task_done()
+
+    def _save(self, job_id: str, outcome: RunOutcome, save_to: SaveTo) -> Finished:
+        from mnist_core.store import ModelStore
+
+        try:
+            ref = self._saver_now().save(ModelStore(save_to.root), outcome, save_to.owner)
+            return Finished(job_id, outcome, ref=ref)
+        # A full or read-only disk, or anything (even SystemExit: it would end only this
+        # thread): the server tries to save it, and keeps the model if it cannot.
+        except MnistStudioError as e:
+            return Finished(job_id, outcome, save_error=str(e))
+        except BaseException as e:
+            return Finished(job_id, outcome, save_error=f"{type(e).__name__}: {e}")

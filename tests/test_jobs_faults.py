@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 
 from mnist_core import jobs as jobs_module
+from mnist_core import room_trainer
 from mnist_core.evaluate import predict_logits
 from mnist_core.executors import ThreadExecutor
 from mnist_core.jobs import JobManager, JobStatus
@@ -253,9 +254,13 @@ def test_finished_runs_leave_no_traced_graphs_behind(models_dir, small_mnist):
     assert traced_custom_gradients() <= before
 
 
-def test_room_results_are_converted_by_one_reused_model(models_dir, small_mnist):
+def test_room_results_are_converted_by_one_reused_model(models_dir, small_mnist, monkeypatch):
     """Forty runs of the room need not hold forty Keras models: one per width converts and
     saves them all, and what it saved is each run's own model."""
+    built = []
+    build = jobs_module.build_model
+    monkeypatch.setattr(jobs_module, "build_model",
+                        lambda **kwargs: (built.append(kwargs), build(**kwargs))[1])
     manager = JobManager(ModelStore(models_dir), max_jobs=4, data_loader=lambda: small_mnist,
                          room=ThreadExecutor(lambda: small_mnist))
     configs = [TrainConfig(epochs=1, dropout=dropout, learning_rate=rate, seed=seed,
@@ -263,7 +268,7 @@ def test_room_results_are_converted_by_one_reused_model(models_dir, small_mnist)
                for seed, (dropout, rate) in enumerate(((0.0, 1e-3), (0.3, 3e-3), (0.5, 1e-3)))]
     done = [manager.wait(manager.submit(config), timeout=WAIT) for config in configs]
     assert all(job.status is JobStatus.FINISHED and job.ref for job in done)
-    assert len(manager._models) == 1
+    assert len(built) == 1 and not manager._saver._models  # its worker saved them all
     for job, config in zip(done, configs, strict=True):
         model = manager.store.load(job.ref)
         assert model.get_layer("dropout").rate == pytest.approx(config.dropout)
@@ -272,4 +277,22 @@ def test_room_results_are_converted_by_one_reused_model(models_dir, small_mnist)
         accuracy = float(np.mean(predict_logits(model, small_mnist.x_test[:200]).argmax(1)
                                  == small_mnist.y_test[:200]))
         assert accuracy == pytest.approx(job.test_accuracy, abs=1e-6)
+    manager.close()
+
+
+def test_a_room_run_its_worker_could_not_save_is_saved_here(models_dir, small_mnist,
+                                                            monkeypatch):
+    """A worker that could not save a run sends its weights all the same: the server saves
+    it as it saves a Ray host's runs."""
+
+    def refuse(self):
+        raise RuntimeError("no saving in this worker")
+
+    monkeypatch.setattr(room_trainer._Saving, "_saver_now", refuse)
+    manager = JobManager(ModelStore(models_dir), data_loader=lambda: small_mnist,
+                         room=ThreadExecutor(lambda: small_mnist))
+    done = manager.wait(manager.submit(QUICK, owner="alice"), timeout=WAIT)
+    assert done.status is JobStatus.FINISHED and done.ref and done.save_error is None
+    assert manager.store.read_metadata(done.ref).owner == "alice"
+    assert manager._saver._models  # the server's saver made the model it saved
     manager.close()

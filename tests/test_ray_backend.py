@@ -134,8 +134,8 @@ def test_the_app_trains_on_ray(ray_executor, models_dir, monkeypatch):
     added = []
     original = ray_backend.RayExecutor.add
     monkeypatch.setattr(ray_backend.RayExecutor, "add",
-                        lambda self, job_id, config: (added.append(config),
-                                                      original(self, job_id, config)))
+                        lambda self, job_id, config, save_to=None: (
+                            added.append(config), original(self, job_id, config, save_to)))
     at = new_app("train")
     train_to_the_end(at)
     assert [config.epochs for config in added] == [1]  # it went to the Ray actors

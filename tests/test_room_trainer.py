@@ -8,7 +8,17 @@ import numpy as np
 import pytest
 
 from mnist_core.config import TrainConfig
-from mnist_core.room_trainer import Failed, Finished, Held, Progress, RoomWorker, stackable
+from mnist_core.evaluate import predict_logits
+from mnist_core.room_trainer import (
+    Failed,
+    Finished,
+    Held,
+    Progress,
+    RoomWorker,
+    SaveTo,
+    stackable,
+)
+from mnist_core.store import ModelStore
 from mnist_core.training import train
 
 CONFIG = TrainConfig(epochs=2, batch_size=16, train_limit=1000, test_limit=200)  # 63 steps
@@ -135,10 +145,13 @@ def test_a_data_failure_fails_the_run_and_nothing_else():
 
 def test_an_idle_worker_compiles_the_group_sizes_ahead(room):
     """Between runs a worker compiles the stacked loop for each group size (1, 2, 4, 8) of
-    the default settings, once: a burst of runs then needs no compiling."""
+    the default settings, then saves a blank model once: a burst of runs then needs no
+    compiling, and its first save no building."""
     room.worker.add("a", CONFIG)
     room.worker.run_alone()
-    assert [room.worker.warm_up() for _ in range(5)] == [True, True, True, True, False]
+    assert room.worker._saving._saver is None
+    assert [room.worker.warm_up() for _ in range(6)] == [True] * 5 + [False]
+    assert room.worker._saving._saver is not None
 
 
 def test_a_fresh_worker_loads_the_data_before_its_first_run(room):
@@ -171,3 +184,35 @@ def test_a_worker_without_data_stops_warming_and_the_run_says_why():
     assert not room.worker.warm_up() and not room.worker.warm_up()
     room.worker.add("a", CONFIG)
     assert "no data today" in room.of("a", Failed)[0].message
+
+
+def test_a_worker_saves_the_runs_it_is_given_a_folder_for(room, tmp_path, small_mnist):
+    """A run with a SaveTo is saved by its worker, in a thread (the group trains on), as
+    the server saves it: a quickstart model and its owner; the worker is busy until then."""
+    store = ModelStore(tmp_path)
+    room.worker.add("saved", CONFIG, save_to=SaveTo(str(tmp_path), "alice"))
+    room.worker.add("passed", CONFIG)  # its Finished carries the weights: the server saves
+    room.worker.run_alone()
+    saved, passed = room.of("saved", Finished), room.of("passed", Finished)
+    assert len(saved) == 1 and saved[0].ref is not None and saved[0].save_error is None
+    assert passed[0].ref is None and passed[0].save_error is None
+    assert [info.ref for info in store.list_models()] == [saved[0].ref]
+    metadata = store.read_metadata(saved[0].ref)
+    assert metadata.owner == "alice" and metadata.config == CONFIG
+    model = store.load(saved[0].ref)
+    assert model.count_params() == 101_770
+    accuracy = np.mean(predict_logits(model, small_mnist.x_test[:200]).argmax(1)
+                       == small_mnist.y_test[:200])
+    assert accuracy == pytest.approx(saved[0].outcome.test_accuracy, abs=1e-6)
+
+
+def test_a_run_its_worker_cannot_save_ends_with_why(room, tmp_path):
+    """A worker that cannot save a run (here its folder is a file) still ends it, with its
+    weights and the reason: the server then saves it, or keeps it in memory."""
+    not_a_folder = tmp_path / "models"
+    not_a_folder.write_text("a file")
+    room.worker.add("a", CONFIG, save_to=SaveTo(str(not_a_folder), "alice"))
+    room.worker.run_alone()
+    ended = room.of("a", Finished)[0]
+    assert ended.ref is None and "could not save the model" in ended.save_error
+    assert ended.outcome.epochs_completed == 2 and len(ended.outcome.weights) == 4
