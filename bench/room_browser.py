@@ -26,6 +26,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import math
 import os
 import tempfile
 import time
@@ -44,11 +45,14 @@ from bench.appserver import (
 )
 from bench.protocol_client import ProtocolPage
 from bench.traced_streamlit import RESULT_MARK
+from mnist_core.config import DEFAULTS
 
 EPOCHS = 1
 TARGET = 0.40
 WARM_UP_SECONDS = 20  # after the first run, the workers compile their group sizes
 TIMEOUT_MS = 300_000
+TRAIN_IMAGES = 60_000  # a run's training images (the default)
+ROUND_CPU: list[dict[str, float]] = []  # CPU-s of the server and its workers, per together round
 
 
 # When the result was first drawn, in the page's clock (ms since the epoch, as time.time()):
@@ -185,9 +189,10 @@ def together(browser, url: str, sessions: int, niceness: int, runs: Path,
     return shown, watch.sent_after(first_click, sessions, sent_before)
 
 
-async def protocol_round(url: str, sessions: int) -> float:
+async def protocol_round(url: str, sessions: int, server: int | None = None) -> float:
     """`sessions` participants without browsers (bench.protocol_client) press Train at once:
-    seconds from the first click until the server had sent each its result."""
+    seconds from the first click until the server had sent each its result (with the
+    `server` process's id, the CPU it and its workers used meanwhile go to ROUND_CPU)."""
     pages = [ProtocolPage(url, f"epochs={EPOCHS}&tab=train") for _ in range(sessions)]
     async with contextlib.AsyncExitStack() as stack:
         for page in pages:
@@ -195,20 +200,25 @@ async def protocol_round(url: str, sessions: int) -> float:
         await asyncio.gather(*(page.loaded("train") for page in pages))
         await asyncio.sleep(1.0)  # the first runs' last messages are in
         seen = [len(page.texts) for page in pages]
+        cpu_before = cpu_by_kind(server) if server else {}
         clicked = time.time()
         await asyncio.gather(*(page.click("train") for page in pages))
         sent = await asyncio.gather(*(page.wait_for_text(RESULT_MARK, since)
                                       for page, since in zip(pages, seen, strict=True)))
+        if server:
+            ROUND_CPU.append({kind: seconds - cpu_before[kind]
+                              for kind, seconds in cpu_by_kind(server).items()})
     return max(sent) - clicked
 
 
-def without_browsers(url: str, sessions: int, rounds: int = 3) -> tuple[list[float], list[float]]:
+def without_browsers(url: str, sessions: int, rounds: int = 3,
+                     server: int | None = None) -> tuple[list[float], list[float]]:
     """One alone and `sessions` together, `rounds` times each, with protocol clients:
-    (alone seconds, together seconds)."""
+    (alone seconds, together seconds); the together rounds' CPU go to ROUND_CPU."""
     solo, group = [], []
     for _ in range(rounds):
         solo.append(asyncio.run(protocol_round(url, 1)))
-        group.append(asyncio.run(protocol_round(url, sessions)))
+        group.append(asyncio.run(protocol_round(url, sessions, server)))
     return solo, group
 
 
@@ -248,7 +258,8 @@ def main() -> None:
                                            args.browser_niceness, app.models / "runs",
                                            watch, app.pid)
                     solo.append(alone(browser, app.url, watch))
-            light_solo, light_group = without_browsers(app.url, args.sessions, args.rounds)
+            light_solo, light_group = without_browsers(app.url, args.sessions, args.rounds,
+                                                       app.pid)
         finally:
             app.stop()
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
@@ -267,6 +278,15 @@ def main() -> None:
           f"({', '.join(f'{s:.2f}' for s in light_group)}); one alone {one:.2f} s "
           f"({', '.join(f'{s:.2f}' for s in light_solo)}) -> "
           f"{together_s / (args.sessions * one):.2f} (goal for 8 sessions <= {TARGET})")
+    # The 8 together are bound by the CPU, one alone by its page's poll (0.5 s): the ratio
+    # moves with this machine's pace, shown as the workers' CPU per model-step.
+    steps = args.sessions * args.epochs * math.ceil(TRAIN_IMAGES / DEFAULTS.batch_size)
+    server_cpu = median(cpu["server"] for cpu in ROUND_CPU)
+    workers_cpu = median(cpu["workers"] for cpu in ROUND_CPU)
+    print(f"  CPU-s a round (medians): server {server_cpu:.2f}, workers {workers_cpu:.2f} = "
+          f"{workers_cpu / steps * 1e6:.0f} us per model-step (this machine's pace now; "
+          f"~130 us in a quiet hour)")
+
 
 if __name__ == "__main__":
     main()
