@@ -472,7 +472,8 @@ class _Saving:
         self.emit = emit
         self._queue: queue.Queue = queue.Queue()
         self._thread: threading.Thread | None = None
-        self._saver: Any = None  # an OutcomeSaver, made at the first save
+        self._saver: Any = None  # an OutcomeSaver, made at the first save (or warm-up)
+        self._making = threading.Lock()  # the warm-up (the worker's loop) and a save race
 
     @property
     def pending(self) -> bool:
@@ -505,9 +506,10 @@ class _Saving:
     def _saver_now(self) -> Any:
         from mnist_core.jobs import OutcomeSaver  # the server saves the same way
 
-        if self._saver is None:
-            self._saver = OutcomeSaver()
-        return self._saver
+        with self._making:
+            if self._saver is None:
+                self._saver = OutcomeSaver()
+            return self._saver
 
     def _serve(self) -> None:
         while True:
