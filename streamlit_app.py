@@ -22,6 +22,7 @@ from ui.presets import (
     tab_label,
 )
 from ui.resources import keep_keras_state_between_runs, tensorflow_warmup
+from ui.runtime_fixes import hold_fragment_reruns_for_finished_runs
 from ui.session import session_owner
 from ui.sidebar import sidebar_ui, whole_page_run
 
@@ -33,6 +34,7 @@ def main() -> None:
     (and the Console for the presenter)."""
     st.set_page_config(page_title="MNIST Studio", page_icon="✏️", layout="wide")
     keep_keras_state_between_runs()
+    hold_fragment_reruns_for_finished_runs()
     st.html(f"<style>{PAGE_CSS}</style>")
     owner = session_owner()
     is_presenter = presenter.presenter_login()  # before the presets: the presenter leads

@@ -1,0 +1,49 @@
+"""A mend for a race in Streamlit's runtime that a busy room hits: a fragment's timer made
+a session drop everything its last run drew (installed once per server process)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+RETRY_SECONDS = 0.005  # how often a held-back fragment rerun looks again
+HOLD_SECONDS = 2.0  # at most this long; then it goes ahead as Streamlit would
+
+
+def _finished_runner(session: Any) -> bool:
+    """Whether the session's script runner has ended its runs while the server has not yet
+    handled all it sent (its last event, SHUTDOWN, clears session._scriptrunner)."""
+    from streamlit.runtime.scriptrunner_utils.script_requests import ScriptRequestType
+
+    runner = getattr(session, "_scriptrunner", None)
+    requests = getattr(runner, "_requests", None)
+    return getattr(requests, "_state", None) is ScriptRequestType.STOP
+
+
+def hold_fragment_reruns_for_finished_runs() -> None:
+    """Make a fragment's rerun that arrives as a run ends wait until that run's messages
+    have been handled, instead of starting a new script runner at once."""
+    # Streamlit 1.67 handles a runner's messages on the server's event loop, after the
+    # runner's thread. A rerun request in between finds the runner ended and starts a new
+    # one; the session then ignores the old runner's messages still waiting. For a whole
+    # page's run that is all of it: the page lost its Train tab and its timers, and kept
+    # showing an unfinished run. 40 pages ending their runs together: 116-134 script runs a
+    # round were thrown away so, and 3 of 10 rounds left a page without its result.
+    # A whole-page rerun is left alone: it redraws everything anyway.
+    from streamlit.runtime.app_session import AppSession
+
+    if getattr(AppSession.request_rerun, "holds_for_finished_runs", False):
+        return
+    request_rerun = AppSession.request_rerun
+
+    def held_request_rerun(self: AppSession, client_state: Any, _waited: float = 0.0) -> None:
+        if (client_state is not None and client_state.fragment_id and _waited < HOLD_SECONDS
+                and _finished_runner(self)):
+            self._event_loop.call_later(RETRY_SECONDS, held_request_rerun, self, client_state,
+                                        _waited + RETRY_SECONDS)
+            return
+        request_rerun(self, client_state)
+
+    held_request_rerun.holds_for_finished_runs = True  # type: ignore[attr-defined]
+    held_request_rerun.__doc__ = request_rerun.__doc__
+    AppSession.request_rerun = held_request_rerun  # type: ignore[method-assign]
+
