@@ -34,9 +34,15 @@ class EndedRunner:
 
 
 @pytest.fixture
-def mended(monkeypatch):
-    """The mend installed for this test only (Streamlit's own request_rerun afterwards)."""
-    monkeypatch.setattr(AppSession, "request_rerun", AppSession.request_rerun)
+def streamlit_alone(monkeypatch):
+    """Streamlit's own request_rerun for this test (the app's runs may have mended it)."""
+    monkeypatch.setattr(AppSession, "request_rerun",
+                        getattr(AppSession.request_rerun, "__wrapped__", AppSession.request_rerun))
+
+
+@pytest.fixture
+def mended(streamlit_alone):
+    """The mend installed on Streamlit's own request_rerun, for this test."""
     runtime_fixes.hold_fragment_reruns_for_finished_runs()
     return AppSession.request_rerun
 
@@ -62,7 +68,8 @@ async def settle(seconds: float = 0.05) -> None:
     await asyncio.sleep(seconds)
 
 
-def test_streamlit_alone_starts_a_runner_whose_start_drops_the_ended_runs_messages():
+def test_streamlit_alone_starts_a_runner_whose_start_drops_the_ended_runs_messages(
+        streamlit_alone):
     """The race mended: the new runner is current at once, so the ended runner's messages
     still on the event loop are ignored (if Streamlit changes this, the mend can go)."""
     async def scenario():

@@ -3,6 +3,7 @@ a session drop everything its last run drew (installed once per server process).
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 RETRY_SECONDS = 0.005  # how often a held-back fragment rerun looks again
@@ -35,6 +36,7 @@ def hold_fragment_reruns_for_finished_runs() -> None:
         return
     request_rerun = AppSession.request_rerun
 
+    @functools.wraps(request_rerun)  # its __wrapped__ is Streamlit's own
     def held_request_rerun(self: AppSession, client_state: Any, _waited: float = 0.0) -> None:
         if (client_state is not None and client_state.fragment_id and _waited < HOLD_SECONDS
                 and _finished_runner(self)):
@@ -44,6 +46,5 @@ def hold_fragment_reruns_for_finished_runs() -> None:
         request_rerun(self, client_state)
 
     held_request_rerun.holds_for_finished_runs = True  # type: ignore[attr-defined]
-    held_request_rerun.__doc__ = request_rerun.__doc__
     AppSession.request_rerun = held_request_rerun  # type: ignore[method-assign]
 
