@@ -170,6 +170,27 @@ _listings: dict[str, tuple[tuple[int, ...], list[ModelInfo]]] = {}
 # A folder changed this recently may change again within the same modification time (its
 # clock ticks every few ms): its listing is read again until then, as git treats racy files.
 SETTLED_NS = 2_000_000_000
+# Each folder's entries as last read, by name: (their files' stamp, (mtime, info)). While
+# runs are saved every folder is racy, and a listing then reads only the entries that changed.
+_entries: dict[str, dict[str, tuple[tuple, tuple[float, ModelInfo]]]] = {}
+
+
+def _entry_stamp(model: os.DirEntry, metadata: os.DirEntry | None) -> tuple | None:
+    """Inode, size and modification time of a model file and its metadata, or None when
+    either is a link, can't be read, or changed within SETTLED_NS (then read afresh)."""
+    stamp: list[int] = []
+    for entry in (model, metadata):
+        if entry is None:
+            stamp += [-1, -1, -1]
+            continue
+        try:
+            status = entry.stat(follow_symlinks=False)
+        except OSError:
+            return None
+        if stat.S_ISLNK(status.st_mode) or time.time_ns() - status.st_mtime_ns < SETTLED_NS:
+            return None
+        stamp += [status.st_ino, status.st_size, status.st_mtime_ns]
+    return tuple(stamp)
 
 
 class ModelStore:
@@ -259,24 +280,40 @@ class ModelStore:
         return tuple(stamp)
 
     def _scan(self, folder: Path, shipped: bool) -> list[tuple[float, ModelInfo]]:
-        """(modification time, info) of each model-named entry in `folder`."""
+        """(modification time, info) of each model-named entry in `folder`; an entry whose
+        files are as at the last scan (and settled) is not read again."""
         try:
-            paths = sorted(folder.glob(f"*{MODEL_SUFFIX}")) if folder.is_dir() else []
+            entries = {entry.name: entry for entry in os.scandir(folder)} \
+                if folder.is_dir() else {}
         except OSError as e:
             log.warning("can't list %s: %s", folder, e)
             return []
+        before = _entries.get(str(folder), {})
+        kept: dict[str, tuple[tuple, tuple[float, ModelInfo]]] = {}
         found = []
-        for path in paths:
-            name = path.name[: -len(MODEL_SUFFIX)]
-            if not NAME_PATTERN.fullmatch(name) or ".." in name:
+        for file_name in sorted(entries):
+            name = file_name[: -len(MODEL_SUFFIX)]
+            if not file_name.endswith(MODEL_SUFFIX) or not NAME_PATTERN.fullmatch(name) \
+                    or ".." in name:
                 continue  # temp files (".tmp-...") and names we would refuse to load
             ref = name if shipped else f"{RUNS_SUBDIR}/{name}"
+            path = Path(entries[file_name].path)
+            stamp = _entry_stamp(entries[file_name], entries.get(name + METADATA_SUFFIX))
+            cached = before.get(name)
+            if stamp is not None and cached is not None and cached[0] == stamp:
+                found.append(cached[1])
+                kept[name] = cached
+                continue
             try:
-                found.append(self._entry(ref, path, shipped))
+                entry = self._entry(ref, path, shipped)
             except Exception as e:  # the last resort: one entry never breaks the listing
                 log.warning("models folder entry %s: %s", path, e, exc_info=True)
-                found.append((0.0, ModelInfo(ref, path, shipped, None,
-                                             f"{ref}: {type(e).__name__}: {e}", usable=False)))
+                entry = (0.0, ModelInfo(ref, path, shipped, None,
+                                        f"{ref}: {type(e).__name__}: {e}", usable=False))
+            found.append(entry)
+            if stamp is not None:
+                kept[name] = (stamp, entry)
+        _entries[str(folder)] = kept
         return found
 
     def _entry(self, ref: str, path: Path, shipped: bool) -> tuple[float, ModelInfo]:

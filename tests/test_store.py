@@ -255,3 +255,29 @@ def test_a_listing_is_read_again_only_once_a_folder_changed(store, trained, monk
     second = save_result(store, trained)
     assert {first, second} <= {info.ref for info in store.list_models()}
     assert second in reads
+
+
+def test_a_listing_reads_again_only_the_entries_that_changed(store, trained, monkeypatch):
+    first = save_result(store, trained)
+    settled = time.time() - 10
+    for path in [*store.root.iterdir(), *store.runs_dir.iterdir()]:
+        os.utime(path, (settled, settled))
+    store.list_models()  # settled files: kept
+    reads = []
+    read = ModelStore.read_metadata
+    monkeypatch.setattr(ModelStore, "read_metadata",
+                        lambda self, ref: (reads.append(ref), read(self, ref))[1])
+    second = save_result(store, trained)  # the runs folder changed: listed afresh
+    assert {first, second} <= {info.ref for info in store.list_models()}
+    assert reads == [second]  # first unchanged: not read again
+    metadata = store.resolve(first).with_suffix(".json")  # edited in place: same inode
+    metadata.write_text(metadata.read_text().replace('"description": ""',
+                                                     '"description": "edited"'))
+    os.utime(metadata, (settled, settled))
+    os.utime(store.runs_dir)  # the folder's own stamp would not show an edit in place
+    reads.clear()
+    edited = next(info for info in store.list_models() if info.ref == first)
+    assert edited.metadata.description == "edited"
+    assert sorted(reads) == sorted([first, second])  # second's files are not settled yet
+    store.resolve(first).unlink()
+    assert first not in {info.ref for info in store.list_models()}
