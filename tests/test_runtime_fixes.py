@@ -18,8 +18,9 @@ from ui import runtime_fixes
 TIMER = "panel-timer"  # a fragment with run_every, as the Train tab's run panel
 
 
-class EndedRunner:
-    """A script runner whose thread has ended its last run: it takes no more reruns."""
+class Runner:
+    """A script runner as the session sees it: still running, or ended (its thread has
+    ended its last run and takes no more reruns)."""
 
     def __init__(self, ended: bool = True) -> None:
         self._requests = ScriptRequests()
@@ -47,7 +48,7 @@ def mended(streamlit_alone):
     return AppSession.request_rerun
 
 
-def session_with(runner: EndedRunner) -> tuple[AppSession, list]:
+def session_with(runner: Runner) -> tuple[AppSession, list]:
     """A real AppSession (in the running event loop) whose current runner is `runner`,
     and the list of the rerun data of every runner it starts from then on."""
     session = AppSession(ScriptData("/nonexistent/app.py", is_hello=False), MagicMock(),
@@ -73,7 +74,7 @@ def test_streamlit_alone_starts_a_runner_whose_start_drops_the_ended_runs_messag
     """The race mended: the new runner is current at once, so the ended runner's messages
     still on the event loop are ignored (if Streamlit changes this, the mend can go)."""
     async def scenario():
-        runner = EndedRunner()
+        runner = Runner()
         session, started = session_with(runner)
         session.request_rerun(timer_tick())
         assert [data.fragment_id for data in started] == [TIMER]
@@ -83,7 +84,7 @@ def test_streamlit_alone_starts_a_runner_whose_start_drops_the_ended_runs_messag
 
 def test_a_timer_tick_as_a_run_ends_waits_until_that_runs_messages_are_handled(mended):
     async def scenario():
-        runner = EndedRunner()
+        runner = Runner()
         session, started = session_with(runner)
         session.request_rerun(timer_tick())
         await settle()
@@ -100,7 +101,7 @@ def test_a_held_tick_goes_ahead_after_the_longest_hold(mended, monkeypatch):
     monkeypatch.setattr(runtime_fixes, "HOLD_SECONDS", 0.02)
 
     async def scenario():
-        session, started = session_with(EndedRunner())
+        session, started = session_with(Runner())
         session.request_rerun(timer_tick())
         await settle(0.2)
         assert [data.fragment_id for data in started] == [TIMER]
@@ -114,7 +115,7 @@ def test_a_held_tick_goes_ahead_after_the_longest_hold(mended, monkeypatch):
 ])
 def test_other_reruns_are_not_held(mended, runner_ended, tick, runners_started):
     async def scenario():
-        session, started = session_with(EndedRunner(ended=runner_ended))
+        session, started = session_with(Runner(ended=runner_ended))
         session.request_rerun(timer_tick(tick))
         assert len(started) == runners_started
 
