@@ -28,7 +28,7 @@ def hold_fragment_reruns_for_finished_runs() -> None:
     # one; the session then ignores the old runner's messages still waiting. For a whole
     # page's run that is all of it: the page lost its Train tab and its timers, and kept
     # showing an unfinished run. 40 pages ending their runs together: 116-134 script runs a
-    # round were thrown away so, and 3 of 10 rounds left a page without its result.
+    # round were thrown away so, and 3 of 11 rounds left a page without its result.
     # A whole-page rerun is left alone: it redraws everything anyway.
     from streamlit.runtime.app_session import AppSession
 
