@@ -36,14 +36,19 @@ def hold_fragment_reruns_for_finished_runs() -> None:
         return
     request_rerun = AppSession.request_rerun
 
-    @functools.wraps(request_rerun)  # its __wrapped__ is Streamlit's own
-    def held_request_rerun(self: AppSession, client_state: Any, _waited: float = 0.0) -> None:
-        if (client_state is not None and client_state.fragment_id and _waited < HOLD_SECONDS
+    def request_when_handled(self: AppSession, client_state: Any, args: tuple, kwargs: dict,
+                             waited: float) -> None:
+        if (client_state is not None and client_state.fragment_id and waited < HOLD_SECONDS
                 and _finished_runner(self)):
-            self._event_loop.call_later(RETRY_SECONDS, held_request_rerun, self, client_state,
-                                        _waited + RETRY_SECONDS)
+            self._event_loop.call_later(RETRY_SECONDS, request_when_handled, self,
+                                        client_state, args, kwargs, waited + RETRY_SECONDS)
             return
-        request_rerun(self, client_state)
+        request_rerun(self, client_state, *args, **kwargs)
+
+    @functools.wraps(request_rerun)  # its __wrapped__ is Streamlit's own
+    def held_request_rerun(self: AppSession, client_state: Any, *args: Any,
+                           **kwargs: Any) -> None:
+        request_when_handled(self, client_state, args, kwargs, 0.0)
 
     held_request_rerun.holds_for_finished_runs = True  # type: ignore[attr-defined]
     AppSession.request_rerun = held_request_rerun  # type: ignore[method-assign]
