@@ -26,7 +26,6 @@ import argparse
 import asyncio
 import contextlib
 import json
-import math
 import os
 import tempfile
 import time
@@ -45,13 +44,13 @@ from bench.appserver import (
 )
 from bench.protocol_client import ProtocolPage
 from bench.traced_streamlit import RESULT_MARK
-from mnist_core.config import DEFAULTS
+from mnist_core.config import ALL_TRAIN_IMAGES, DEFAULTS
+from mnist_core.lesson import steps_per_epoch
 
 EPOCHS = 1
 TARGET = 0.40
 WARM_UP_SECONDS = 20  # after the first run, the workers compile their group sizes
 TIMEOUT_MS = 300_000
-TRAIN_IMAGES = 60_000  # a run's training images (the default)
 ROUND_CPU: list[dict[str, float]] = []  # CPU-s of the server and its workers, per together round
 
 
@@ -280,7 +279,7 @@ def main() -> None:
           f"{together_s / (args.sessions * one):.2f} (goal for 8 sessions <= {TARGET})")
     # The 8 together are bound by the CPU, one alone by its page's poll (0.5 s): the ratio
     # moves with this machine's pace, shown as the workers' CPU per model-step.
-    steps = args.sessions * args.epochs * math.ceil(TRAIN_IMAGES / DEFAULTS.batch_size)
+    steps = args.sessions * args.epochs * steps_per_epoch(ALL_TRAIN_IMAGES, DEFAULTS.batch_size)
     server_cpu = median(cpu["server"] for cpu in ROUND_CPU)
     workers_cpu = median(cpu["workers"] for cpu in ROUND_CPU)
     print(f"  CPU-s a round (medians): server {server_cpu:.2f}, workers {workers_cpu:.2f} = "
